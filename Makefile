@@ -1,0 +1,85 @@
+# The fork's build: pristine CPython 3.11.2 + cpython/ -> build/cpython -> build/obj/fork-<variant>.
+#
+#   make                 install build deps (as root), assemble, build, show it running
+#   make test            fork tests, CPython's regression suite, tooling round trip
+#   make tree            assemble build/cpython (base commit = pristine, fork commit = cpython/)
+#   make export          write the assembled tree's work back into cpython/
+#   make check-exported  fail if the assembled tree holds work cpython/ lacks
+#   make review          the whole change as one diff: build/fork.diff
+#   make install PREFIX=/opt/py311m
+#   make bench / make bench-optimized
+#
+# Variant switches (combine freely): SHARED=1 (libpython3.11.so), OPTIMIZED=1 (PGO+LTO),
+# DEBUG=1 (--with-pydebug).  The stock reference is always built with the same switches.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PREFIX ?= /usr/local
+export PREFIX
+
+VARIANT := $(subst $(eval) ,-,$(strip $(if $(SHARED),shared) $(if $(OPTIMIZED),optimized) $(if $(DEBUG),debug)))
+ifeq ($(VARIANT),)
+VARIANT := default
+endif
+OBJ := build/obj/fork-$(VARIANT)
+PYTHON := $(OBJ)/python
+
+.PHONY: all deps tree export check-exported review build stock show test test-fork test-regrtest \
+        test-roundtrip install bench bench-optimized clean distclean
+
+all: build show
+
+deps:
+	@tools/deps.sh
+
+tree:
+	@tools/forktree.py tree $(if $(FORCE),--force)
+
+export:
+	@tools/forktree.py export
+
+check-exported:
+	@tools/forktree.py check-exported
+
+review: tree
+	@tools/forktree.py review
+
+build: deps tree
+	@tools/build.sh fork $(VARIANT) >/dev/null
+
+stock: deps
+	@tools/build.sh stock $(VARIANT) >/dev/null
+
+show: build
+	@echo "== $(PYTHON)"
+	@$(PYTHON) -c 'import sys, sysconfig; print(sys.version); print("cache_tag:", sys.implementation.cache_tag, " SOABI:", sysconfig.get_config_var("SOABI"))'
+	@$(PYTHON) -c 'import ssl, ctypes, zlib, bz2, lzma, sqlite3, readline, curses, dbm.gnu, uuid, decimal; print("stdlib extension modules: ok;", ssl.OPENSSL_VERSION)'
+
+test: build
+	@tools/run-tests.sh $(VARIANT)
+
+test-fork: build
+	@tools/run-tests.sh $(VARIANT) fork
+
+test-regrtest: build
+	@tools/run-tests.sh $(VARIANT) regrtest
+
+test-roundtrip:
+	@tools/run-tests.sh $(VARIANT) roundtrip
+
+install: build
+	$(MAKE) -C $(OBJ) install
+
+bench:
+	@tools/deps.sh --bench
+	@bench/run.sh default
+
+bench-optimized:
+	@tools/deps.sh --bench
+	@bench/run.sh optimized
+
+clean:
+	rm -rf build/obj build/bench
+
+distclean:
+	rm -rf build

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Configure and build one interpreter out of tree, failing loudly on missing stdlib modules.
+#
+#   tools/build.sh fork|stock VARIANT
+#
+# VARIANT is made of words joined by '-': "default" (CPython's own default configuration: libpython
+# linked statically into `python`, plus libpython3.11.a), or any of "shared" (--enable-shared, with an
+# rpath so the binary finds libpython3.11.so both in the build tree and after `make install`),
+# "optimized" (--enable-optimizations --with-lto: PGO+LTO) and "debug" (--with-pydebug).  The fork and
+# the stock reference are always configured from the same words, so comparisons use identical flags.
+#
+# The fork is built from build/cpython (assembled by `make tree`); stock from a pristine extraction of
+# the same verified tarball.  Object directories are build/obj/<kind>-<variant>.  Prints the path of
+# the built interpreter.
+set -euo pipefail
+
+kind=${1:?kind: fork or stock}
+variant=${2:-default}
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${FORK_BUILD_DIR:-$top/build}
+prefix=${PREFIX:-/usr/local}
+jobs=${JOBS:-$(nproc)}
+
+log() { printf 'build %s-%s: %s\n' "$kind" "$variant" "$*" >&2; }
+
+case $kind in
+    fork)
+        src=$build/cpython
+        [ -x "$src/configure" ] || { log "no assembled tree at $src: run \`make tree\`"; exit 1; }
+        ;;
+    stock)
+        src=$build/stock/src
+        tarball=$("$top/tools/fetch-base.sh")
+        stamp=$(sha256sum "$tarball" | cut -d' ' -f1)
+        if [ "$(cat "$src/.extracted-from" 2>/dev/null)" != "$stamp" ]; then
+            log "extracting pristine $tarball"
+            rm -rf "$src" && mkdir -p "$src"
+            tar -xzf "$tarball" -C "$src" --strip-components=1
+            echo "$stamp" > "$src/.extracted-from"
+        fi
+        ;;
+    *) log "unknown kind $kind"; exit 2 ;;
+esac
+
+flags=(--prefix="$prefix")
+IFS=- read -r -a words <<< "$variant"
+for w in "${words[@]}"; do
+    case $w in
+        default) ;;
+        shared)
+            flags+=(--enable-shared)
+            # \$$ survives configure and make as a literal $ORIGIN for the linker.
+            flags+=("LDFLAGS=-Wl,-rpath,\\\$\$ORIGIN:\\\$\$ORIGIN/../lib")
+            ;;
+        optimized) flags+=(--enable-optimizations --with-lto) ;;
+        debug) flags+=(--with-pydebug) ;;
+        *) log "unknown variant word '$w' (default, shared, optimized, debug)"; exit 2 ;;
+    esac
+done
+
+obj=$build/obj/$kind-$variant
+mkdir -p "$obj"
+want="${flags[*]}"
+if [ ! -f "$obj/Makefile" ] || [ "$(cat "$obj/.configured-with" 2>/dev/null)" != "$want" ] ||
+   [ "$src/configure" -nt "$obj/Makefile" ]; then
+    log "configure ${flags[*]}"
+    (cd "$obj" && "$src/configure" "${flags[@]}" > configure.log 2>&1) ||
+        { tail -n 30 "$obj/configure.log" >&2; log "configure failed (see $obj/configure.log)"; exit 1; }
+    echo "$want" > "$obj/.configured-with"
+fi
+
+log "make -j$jobs (log: $obj/make.log)"
+if ! (cd "$obj" && make -j"$jobs" > make.log 2>&1); then
+    grep -n -E 'error|Error' "$obj/make.log" | tail -n 30 >&2 || true
+    log "make failed (see $obj/make.log)"
+    exit 1
+fi
+
+# setup.py prints what it could not build; the fork must have every module stock Debian has.
+# Only _tkinter may be missing (Tk is optional: install tk-dev to get it).
+missing=$(awk '
+    /^The necessary bits to build these optional modules were not found:/ { grab = 1; next }
+    /^Failed to build these modules:/ { grab = 1; next }
+    /^Following modules built successfully but were removed because they could not be imported:/ { grab = 1; next }
+    /^$/ { grab = 0 }
+    /^To find the necessary bits/ { grab = 0 }
+    grab { for (i = 1; i <= NF; i++) print $i }' "$obj/make.log" | grep -v -x '_tkinter' | sort -u || true)
+if [ -n "$missing" ]; then
+    log "stdlib extension modules missing or failed:" $missing
+    log "install their Debian build dependencies (tools/deps.sh names them) and rebuild"
+    exit 1
+fi
+if grep -q -x '_tkinter' <(awk '/necessary bits|Failed to build/ {g=1; next} /^$/ {g=0} g {for (i=1;i<=NF;i++) print $i}' "$obj/make.log"); then
+    log "note: _tkinter not built (Tk headers missing); everything else is present"
+fi
+echo "$obj/python"
