@@ -69,6 +69,14 @@ if [ ! -f "$obj/Makefile" ] || [ "$(cat "$obj/.configured-with" 2>/dev/null)" !=
     echo "$want" > "$obj/.configured-with"
 fi
 
+if [ "$kind" = fork ]; then
+    # Generated files are not stored in cpython/; after edits in build/cpython (Lib/opcode.py,
+    # clinic input, ...) bring them up to date with CPython's own regen targets.  They only
+    # rewrite files whose content changes, so an up-to-date tree rebuilds nothing.
+    (cd "$obj" && make -s regen-opcode regen-opcode-targets clinic > regen.log 2>&1) ||
+        { tail -n 20 "$obj/regen.log" >&2; log "regen failed (see $obj/regen.log)"; exit 1; }
+fi
+
 log "make -j$jobs (log: $obj/make.log)"
 if ! (cd "$obj" && make -j"$jobs" > make.log 2>&1); then
     grep -n -E 'error|Error' "$obj/make.log" | tail -n 30 >&2 || true

@@ -61,8 +61,9 @@ REGEN_TARGETS = [
     "regen-global-objects",
 ]
 
-# Never part of the change: caches Python writes next to sources in an out-of-tree build.
-EXCLUDES = ["__pycache__/", "*.py[co]"]
+# Never part of the change: what running an out-of-tree build writes into the source tree
+# (bytecode caches; lib2to3's grammar pickles, written by its tests).
+EXCLUDES = ["__pycache__/", "*.py[co]", "/Lib/lib2to3/*.pickle"]
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "fork tools", "GIT_AUTHOR_EMAIL": "fork-tools@localhost",
@@ -107,8 +108,23 @@ class Paths:
 
 # --- snapshot and change of the assembled tree --------------------------------------------------
 
+def ensure_excludes(tree):
+    path = os.path.join(tree, ".git", "info", "exclude")
+    try:
+        with open(path) as f:
+            present = set(f.read().split())
+    except OSError:
+        present = set()
+    missing = [pat for pat in EXCLUDES if pat not in present]
+    if missing:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a") as f:
+            f.write("\n".join(missing) + "\n")
+
+
 def snapshot(tree):
     """Tree id of the working tree as it is now, untracked files included, the index untouched."""
+    ensure_excludes(tree)
     with tempfile.TemporaryDirectory() as tmp:
         env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
         git(tree, "read-tree", "HEAD", env=env)
@@ -280,8 +296,7 @@ def assemble(paths, tarball):
     os.makedirs(tree)
     run(["tar", "-xzf", tarball, "-C", tree, "--strip-components=1"])
     git(tree, "init", "-q", "-b", "main")
-    with open(os.path.join(tree, ".git", "info", "exclude"), "a") as f:
-        f.write("\n".join(EXCLUDES) + "\n")
+    ensure_excludes(tree)
     git(tree, "add", "-A", "-f", ".")
     git(tree, "commit", "-q", "--no-verify", "-m", "base: pristine CPython 3.11.2 (Python-3.11.2.tgz)")
     git(tree, "tag", "base")

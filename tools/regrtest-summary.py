@@ -15,8 +15,11 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 
-MODULE_LINE = re.compile(r"\] (test[\w.]*) (skipped|failed|passed|crashed|timed out|"
-                         r"skipped \(resource denied\))\b(?: \(.*?\))?(?: -- (.*))?$")
+# "0:01:10 load avg: 1.5 [ 52/434/1] test_x passed -- running: test_y (30 sec)"
+PROGRESS_LINE = re.compile(r"\] (test[\w.]*) (skipped \(resource denied\)|skipped|failed|passed|"
+                           r"crashed|timed out)")
+# "test_x skipped -- reason" on a line of its own
+SKIP_REASON_LINE = re.compile(r"^(test[\w.]*) skipped(?: \(resource denied\))? -- (.*)$")
 
 
 def read_exclusions(path):
@@ -33,12 +36,18 @@ def module_results(log):
     """{module: (last status, reason)} from the progress lines, and the final verdict line."""
     results, verdict, failed_final = {}, None, set()
     lines = log.splitlines()
+    reasons = {}
     for line in lines:
-        m = MODULE_LINE.search(line)
+        m = PROGRESS_LINE.search(line)
         if m:
-            results[m.group(1)] = (m.group(2), (m.group(3) or "").strip())
+            results[m.group(1)] = (m.group(2), "")
+        m = SKIP_REASON_LINE.match(line)
+        if m:
+            reasons[m.group(1)] = m.group(2).strip()
         if line.startswith("Tests result:") or line.startswith("== Tests result:"):
             verdict = line.strip("= ").strip()
+    for mod, (status, _) in results.items():
+        results[mod] = (status, reasons.get(mod, ""))
     # The final summary's "N tests failed" list (after the re-run) is authoritative.
     for i, line in enumerate(lines):
         if re.match(r"^\d+ tests? failed( again)?:", line) or re.match(r"^\d+ tests? failed:", line):
