@@ -1,0 +1,113 @@
+#ifndef Py_INTERNAL_INSTRUMENTS_H
+#define Py_INTERNAL_INSTRUMENTS_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef Py_BUILD_CORE
+#  error "this header requires Py_BUILD_CORE define"
+#endif
+
+/* PEP 669 monitoring (sys.monitoring): the interpreter's side.
+   Python/instrumentation.c explains the design. */
+
+#define PY_MONITORING_TOOL_IDS 6
+
+/* Event numbers: sys.monitoring.events.X == 1 << PY_MONITORING_EVENT_X */
+#define PY_MONITORING_EVENT_PY_START 0
+#define PY_MONITORING_EVENT_PY_RESUME 1
+#define PY_MONITORING_EVENT_PY_RETURN 2
+#define PY_MONITORING_EVENT_PY_YIELD 3
+#define PY_MONITORING_EVENT_CALL 4
+#define PY_MONITORING_EVENT_LINE 5
+#define PY_MONITORING_EVENT_INSTRUCTION 6
+#define PY_MONITORING_EVENT_JUMP 7
+#define PY_MONITORING_EVENT_BRANCH_LEFT 8
+#define PY_MONITORING_EVENT_BRANCH_RIGHT 9
+#define PY_MONITORING_EVENT_STOP_ITERATION 10
+#define PY_MONITORING_EVENT_RAISE 11
+#define PY_MONITORING_EVENT_EXCEPTION_HANDLED 12
+#define PY_MONITORING_EVENT_PY_UNWIND 13
+#define PY_MONITORING_EVENT_PY_THROW 14
+#define PY_MONITORING_EVENT_RERAISE 15
+#define PY_MONITORING_EVENT_C_RETURN 16
+#define PY_MONITORING_EVENT_C_RAISE 17
+#define PY_MONITORING_EVENT_BRANCH 18
+
+#define _PY_MONITORING_EVENTS 19
+
+/* Events that may be set per code object and may return DISABLE. */
+#define _PY_MONITORING_LOCAL_EVENT_SET \
+    (((1 << (PY_MONITORING_EVENT_STOP_ITERATION + 1)) - 1) | (1 << PY_MONITORING_EVENT_BRANCH))
+/* Events delivered only at a location instrumented for CALL. */
+#define _PY_MONITORING_C_EVENT_SET \
+    ((1 << PY_MONITORING_EVENT_C_RETURN) | (1 << PY_MONITORING_EVENT_C_RAISE))
+/* Events this build defines but cannot deliver yet: setting them raises ValueError. */
+#define _PY_MONITORING_UNSUPPORTED_EVENT_SET \
+    ((1 << PY_MONITORING_EVENT_LINE) | (1 << PY_MONITORING_EVENT_INSTRUCTION) | \
+     (1 << PY_MONITORING_EVENT_JUMP) | (1 << PY_MONITORING_EVENT_BRANCH_LEFT) | \
+     (1 << PY_MONITORING_EVENT_BRANCH_RIGHT) | (1 << PY_MONITORING_EVENT_BRANCH))
+
+/* For each event, the set of tools (bit i: tool i) that want it. */
+typedef struct {
+    uint8_t tools[_PY_MONITORING_EVENTS];
+} _Py_Monitors;
+
+typedef struct _PyCoMonitoringData _PyCoMonitoringData;
+struct _PyInterpreterFrame;
+
+/* Per-interpreter state (PyInterpreterState.monitoring). */
+struct _Py_monitoring_state {
+    _Py_Monitors events;                  /* global event sets */
+    PyObject *tool_names[PY_MONITORING_TOOL_IDS];
+    PyObject *callables[PY_MONITORING_TOOL_IDS][_PY_MONITORING_EVENTS];
+    /* Bumped on every change; code objects compare it at RESUME. */
+    uint32_t version;
+    /* Every code object holding monitoring data (local events, DISABLEd
+       locations, instrumented bytecode), so that changes can reach them. */
+    _PyCoMonitoringData *instrumented_code;
+};
+
+/* Bring a code object's bytecode up to date with the interpreter's tool
+   state.  Called when co->_co_instrumentation_version is stale. */
+extern int _Py_Instrument(PyCodeObject *co, PyInterpreterState *interp);
+
+/* Firing events from the eval loop.  Each returns 0, or -1 with an exception
+   set (raised by a callback, or by the machinery). */
+extern int _Py_call_instrumentation(PyThreadState *tstate, int event,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr);
+extern int _Py_call_instrumentation_arg(PyThreadState *tstate, int event,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, PyObject *arg);
+extern int _Py_call_instrumentation_2args(PyThreadState *tstate, int event,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, PyObject *arg0, PyObject *arg1);
+/* Events about the current exception (RAISE, RERAISE, EXCEPTION_HANDLED,
+   PY_UNWIND, PY_THROW, C_RAISE, STOP_ITERATION): the exception stays set
+   unless a callback raises, in which case the callback's exception replaces
+   it and -1 is returned. */
+extern int _Py_call_instrumentation_exc0(PyThreadState *tstate, int event,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr);
+extern int _Py_call_instrumentation_exc2(PyThreadState *tstate, int event,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, PyObject *arg0, PyObject *arg1);
+/* STOP_ITERATION for a generator or coroutine that returned `value`. */
+extern int _Py_call_instrumentation_stop_iteration(PyThreadState *tstate,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, PyObject *value);
+
+/* Is any tool interested in this global-only event? (cheap, for error paths) */
+#define _Py_MONITORING_WANTS(interp, event) \
+    ((interp)->monitoring.events.tools[(event)] != 0)
+
+extern PyObject _PyInstrumentation_MISSING;
+extern PyObject _PyInstrumentation_DISABLE;
+
+/* sys.monitoring, created by sys at start-up. */
+extern PyObject *_Py_CreateMonitoringObject(void);
+
+/* Code object life cycle (Objects/codeobject.c). */
+extern void _PyMonitoring_CodeDealloc(PyCodeObject *co);
+/* Interpreter shutdown: drop tools and callbacks, de-instrument all code. */
+extern void _PyMonitoring_Fini(PyInterpreterState *interp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* !Py_INTERNAL_INSTRUMENTS_H */

@@ -1,0 +1,2604 @@
+"""Tests for sys.monitoring (PEP 669).
+
+The same file runs on this fork (CPython 3.11 with a native sys.monitoring)
+and on upstream CPython 3.12+, so that every expectation about behaviour
+defined upstream is checked against upstream itself.
+
+Events are compared as tuples ``(event, function, line, *arguments)`` where
+``line`` is relative to the function's ``def`` line (``None`` for an
+instruction that has no line number).  Raw offsets are never compared: 3.11
+and 3.12+ compile the same source to different bytecode.
+
+Expectations guarded by ``FORK`` are fork behaviour (see the fork's
+monitoring contract); expectations guarded by ``NEW`` reflect how 3.12+
+compiles or runs a construct differently from 3.11, each with the reason.
+"""
+
+import dis
+import sys
+import threading
+import types
+import unittest
+from test import support
+from test.support import script_helper
+
+
+# This fork reports itself as "3.11.2+monitoring"; no upstream 3.11 has
+# sys.monitoring at all.
+FORK = sys.version.startswith("3.11")
+# Upstream 3.12+ (the reference implementation of PEP 669).
+NEW = sys.version_info >= (3, 12)
+# clear_tool_id() and "free_tool_id() also clears" are 3.14 API, which the
+# fork provides.
+HAS_314_API = FORK or sys.version_info >= (3, 14)
+
+mon = sys.monitoring
+E = mon.events
+
+# The events covered here.  C_RETURN and C_RAISE are ancillary: they are
+# switched on together with CALL.
+IN_SCOPE = (
+    "PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL",
+    "STOP_ITERATION", "RAISE", "EXCEPTION_HANDLED", "PY_UNWIND", "PY_THROW",
+    "RERAISE", "C_RETURN", "C_RAISE",
+)
+LOCAL_EVENTS = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL",
+                "STOP_ITERATION")
+OTHER_EVENTS = ("RAISE", "EXCEPTION_HANDLED", "PY_UNWIND", "PY_THROW",
+                "RERAISE")
+# Not implemented by the fork yet: setting them is refused.
+UNSUPPORTED = ("LINE", "INSTRUCTION", "JUMP", "BRANCH_LEFT", "BRANCH_RIGHT",
+               "BRANCH")
+
+TOOL = 3            # the recorder's tool id (not a conventional one)
+NUM_TOOLS = 6
+
+
+def events_of(*names):
+    bits = 0
+    for name in names:
+        bits |= getattr(E, name)
+    return bits
+
+
+ALL = events_of(*IN_SCOPE)
+EXC_EVENTS = events_of("PY_START", "PY_RETURN", *OTHER_EVENTS)
+GEN_EVENTS = events_of("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD",
+                       "STOP_ITERATION", "RAISE")
+
+
+class Boom(Exception):
+    """Raised by test callbacks."""
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+def code_of(obj):
+    return obj if isinstance(obj, types.CodeType) else obj.__code__
+
+
+def rel_line(code, offset):
+    """Line of the instruction at *offset*, relative to co_firstlineno."""
+    positions = list(code.co_positions())
+    if offset < 0 or offset % 2 or offset // 2 >= len(positions):
+        return f"bad offset {offset}"
+    line = positions[offset // 2][0]
+    return None if line is None else line - code.co_firstlineno
+
+
+def handler_targets(code):
+    return {entry.target for entry in dis.Bytecode(code).exception_entries}
+
+
+def exc(type_, *args):
+    """How describe() shows an exception instance."""
+    return f"{type_.__name__}{args!r}"
+
+
+def describe(obj):
+    """A stable, address-free description of a callback argument."""
+    if obj is mon.MISSING:
+        return "MISSING"
+    if isinstance(obj, BaseException):
+        return exc(type(obj), *obj.args)
+    if isinstance(obj, (types.GeneratorType, types.CoroutineType,
+                        types.AsyncGeneratorType)):
+        return f"<{type(obj).__name__} {obj.__name__}>"
+    if isinstance(obj, types.MethodType):
+        return f"bound {obj.__func__.__name__}"
+    if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType,
+                        types.MethodDescriptorType,
+                        types.WrapperDescriptorType, type)):
+        return obj.__name__
+    if isinstance(obj, tuple):
+        inner = ", ".join(map(describe, obj))
+        return f"({inner},)" if len(obj) == 1 else f"({inner})"
+    if obj is None or isinstance(obj, (bool, int, float, str, bytes)):
+        return repr(obj)
+    return f"<{type(obj).__name__}>"
+
+
+# Generators may report the end of a delegated or iterated generator either
+# as STOP_ITERATION or as a RAISE of StopIteration (the docs allow both);
+# tests that accept either map both to this name with either_stop().
+STOP = "STOP_ITERATION|RAISE"
+
+
+def either_stop(events):
+    out = []
+    previous = None
+    for event in events:
+        # A StopIteration raised by a C function (C_RAISE just before, in
+        # the same function) is a real exception: it stays a RAISE.
+        real = (previous is not None and previous[0] == "C_RAISE" and
+                previous[1] == event[1])
+        if (event[0] == "STOP_ITERATION" or
+                (event[0] == "RAISE" and not real and
+                 event[3].startswith("StopIteration("))):
+            event = (STOP,) + event[1:]
+        out.append(event)
+        previous = event
+    return out
+
+
+def gen_exit(name, exc_desc, line_311):
+    """Events of an exception leaving a generator or coroutine frame."""
+    if NEW:
+        # 3.12+ wraps the whole body of a generator or coroutine in an
+        # implicit handler without line number (CALL_INTRINSIC_1
+        # INTRINSIC_STOPITERATION_ERROR; RERAISE): the exception is handled
+        # and re-raised there before the frame unwinds.  3.11 has no such
+        # handler: the frame unwinds at the instruction that raised.
+        return [("EXCEPTION_HANDLED", name, None, exc_desc),
+                ("RERAISE", name, None, exc_desc),
+                ("PY_UNWIND", name, None, exc_desc)]
+    return [("PY_UNWIND", name, line_311, exc_desc)]
+
+
+def free_all_tools():
+    for tool in range(NUM_TOOLS):
+        if mon.get_tool(tool) is not None:
+            mon.set_events(tool, 0)
+            for name in IN_SCOPE:
+                mon.register_callback(tool, getattr(E, name), None)
+            mon.free_tool_id(tool)
+    mon.restart_events()
+
+
+class Recorder:
+    """Records the events of the given functions (or code objects) only.
+
+    Events of any other code, the test harness included, are ignored.
+    ``raise_on = (event, function name)`` makes the callback raise Boom the
+    first time it records that event; ``result`` is what callbacks return.
+    """
+
+    def __init__(self, *targets, events=ALL, tool=TOOL):
+        self.codes = frozenset(map(code_of, targets))
+        self.tool = tool
+        self.wanted = events
+        self.events = []
+        self.raise_on = None
+        self.result = None
+
+    def _make_callback(self, event):
+        def callback(code, offset, *args):
+            if code not in self.codes:
+                return None
+            where = rel_line(code, offset)
+            if (event == "EXCEPTION_HANDLED" and
+                    offset not in handler_targets(code)):
+                where = f"offset {offset} is not a handler"
+            self.events.append(
+                (event, code.co_name, where) + tuple(map(describe, args)))
+            if self.raise_on == (event, code.co_name):
+                self.raise_on = None
+                raise Boom(event)
+            return self.result
+        return callback
+
+    def start(self):
+        mon.use_tool_id(self.tool, "recorder")
+        for name in IN_SCOPE:
+            mon.register_callback(self.tool, getattr(E, name),
+                                  self._make_callback(name))
+        mon.set_events(self.tool, self.wanted)
+        return self
+
+    def stop(self):
+        if mon.get_tool(self.tool) is not None:
+            mon.set_events(self.tool, 0)
+            for name in IN_SCOPE:
+                mon.register_callback(self.tool, getattr(E, name), None)
+            mon.free_tool_id(self.tool)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+class MonitoringTestCase(unittest.TestCase):
+    """Leaves every tool id free and nothing disabled, whatever happens."""
+
+    def setUp(self):
+        self._local = []
+        self.addCleanup(self._reset)
+
+    def _reset(self):
+        for tool, code in self._local:
+            # Upstream 3.12/3.13 keep local events of a freed tool.
+            unused = mon.get_tool(tool) is None
+            if unused:
+                mon.use_tool_id(tool, "cleanup")
+            mon.set_local_events(tool, code, 0)
+            if unused:
+                mon.free_tool_id(tool)
+        free_all_tools()
+
+    def set_local(self, tool, code, events):
+        self._local.append((tool, code_of(code)))
+        mon.set_local_events(tool, code_of(code), events)
+
+    def claim(self, tool, name="test"):
+        mon.use_tool_id(tool, name)
+
+
+# ---------------------------------------------------------------------------
+# Target code.  Expectations use lines relative to each ``def``: do not edit
+# a function body without updating its expectations.
+
+def callee(a=1, b=2):
+    c = a + b
+    return c
+
+
+def call_plain():
+    x = callee(10, 20)
+    y = callee()
+    z = callee(b=5)
+    return x + y + z
+
+
+def two_calls():
+    a = callee(1, 1)
+    b = callee(2, 2)
+    return a + b
+
+
+class Widget:
+    def __init__(self, size):
+        self.size = size
+
+    def grow(self, by):
+        return self.size + by
+
+
+def call_methods():
+    w = Widget(3)
+    n = w.grow(4)
+    bound = w.grow
+    m = bound(5)
+    return n + m
+
+
+def negate(x):
+    return -x
+
+
+def call_builtins():
+    n = len("abc")
+    d = {"k": 1}
+    v = d.get("k")
+    s = sorted([3, 1], key=negate)
+    g = globals
+    g()
+    return n + v + s[0]
+
+
+def call_builtin_raises():
+    try:
+        int("x")
+    except ValueError:
+        result = "caught"
+    return result
+
+
+def star_target(*args, **kwargs):
+    return len(args) + len(kwargs)
+
+
+def call_star():
+    args = (1, 2)
+    kw = {"z": 3}
+    a = star_target(*args, **kw)
+    b = star_target(*(), **kw)
+    c = len(*["ab"])
+    return a + b + c
+
+
+def gen_values():
+    yield 1
+    yield 2
+    return 3
+
+
+def gen_implicit_return():
+    yield 1
+    yield 2
+
+
+def drive_with_next():
+    g = gen_values()
+    a = next(g)
+    b = next(g)
+    try:
+        next(g)
+    except StopIteration as stop:
+        c = stop.value
+    return (a, b, c)
+
+
+def drive_with_for(gen_func):
+    total = 0
+    for value in gen_func():
+        total += value
+    return total
+
+
+def gen_echo():
+    received = yield "first"
+    return received * 2
+
+
+def drive_with_send():
+    g = gen_echo()
+    a = g.send(None)
+    try:
+        g.send(21)
+    except StopIteration as stop:
+        b = stop.value
+    return (a, b)
+
+
+def delegator():
+    result = yield from gen_values()
+    return result * 10
+
+
+def gen_catching():
+    try:
+        yield 1
+    except KeyError:
+        yield 2
+    return 3
+
+
+def gen_with_finally():
+    try:
+        yield 1
+    finally:
+        cleanup = True
+
+
+def gen_raising():
+    yield 1
+    raise KeyError("g")
+
+
+def gen_raising_stop():
+    yield 1
+    raise StopIteration("s")
+
+
+def throw_into(g, error):
+    value = g.throw(error)
+    return value
+
+
+def throw_uncaught(g, error):
+    try:
+        g.throw(error)
+    except KeyError:
+        result = "propagated"
+    return result
+
+
+def close_it(g):
+    g.close()
+    return "closed"
+
+
+def loop_over(iterable):
+    total = 0
+    try:
+        for value in iterable:
+            total += value
+    except (KeyError, RuntimeError):
+        total = -total
+    return total
+
+
+async def coro_inner():
+    return 5
+
+
+async def coro_outer():
+    value = await coro_inner()
+    return value + 1
+
+
+class Suspend:
+    def __await__(self):
+        received = yield "paused"
+        return received
+
+
+async def coro_suspending():
+    value = await Suspend()
+    return value
+
+
+def step_coro(coro, value):
+    try:
+        out = coro.send(value)
+    except StopIteration as stop:
+        out = ("done", stop.value)
+    return out
+
+
+async def agen_values():
+    yield 1
+    yield 2
+
+
+def step_agen(agen):
+    step = agen.__anext__()
+    try:
+        step.send(None)
+    except StopIteration as stop:
+        result = stop.value
+    except StopAsyncIteration:
+        result = "end"
+    return result
+
+
+def raise_here():
+    raise KeyError("deep")
+
+
+def pass_through():
+    raise_here()
+
+
+def catch_it():
+    try:
+        pass_through()
+    except KeyError as error:
+        caught = error
+    return caught.args
+
+
+def raise_in_operation():
+    try:
+        {}["missing"]
+    except KeyError:
+        result = "handled"
+    return result
+
+
+def catcher(func):
+    try:
+        func()
+    except KeyError:
+        result = "caught"
+    return result
+
+
+def reraise_bare():
+    try:
+        raise KeyError("a")
+    except KeyError:
+        raise
+
+
+def reraise_finally():
+    try:
+        raise KeyError("b")
+    finally:
+        done = True
+
+
+def except_no_match():
+    try:
+        raise KeyError("e")
+    except ValueError:
+        pass
+
+
+class Manager:
+    def __init__(self, suppress):
+        self.suppress = suppress
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return self.suppress
+
+
+def reraise_with():
+    with Manager(False):
+        raise KeyError("c")
+
+
+def suppress_with():
+    with Manager(True):
+        raise KeyError("d")
+    return "suppressed"
+
+
+# ---------------------------------------------------------------------------
+# API
+
+class TestConstants(MonitoringTestCase):
+
+    def test_conventional_tool_ids(self):
+        self.assertEqual(mon.DEBUGGER_ID, 0)
+        self.assertEqual(mon.COVERAGE_ID, 1)
+        self.assertEqual(mon.PROFILER_ID, 2)
+        self.assertEqual(mon.OPTIMIZER_ID, 5)
+
+    def test_sentinels(self):
+        self.assertIsNotNone(mon.DISABLE)
+        self.assertIsNotNone(mon.MISSING)
+        self.assertIsNot(mon.DISABLE, mon.MISSING)
+        self.assertIs(sys.monitoring.DISABLE, mon.DISABLE)
+        self.assertIs(sys.monitoring.MISSING, mon.MISSING)
+
+    def test_no_events(self):
+        self.assertEqual(E.NO_EVENTS, 0)
+
+    def test_events_are_distinct_single_bits(self):
+        names = IN_SCOPE + ("LINE", "INSTRUCTION", "JUMP", "BRANCH")
+        values = [getattr(E, name) for name in names]
+        for name, value in zip(names, values):
+            with self.subTest(event=name):
+                self.assertIsInstance(value, int)
+                self.assertGreater(value, 0)
+                self.assertEqual(value & (value - 1), 0)
+        self.assertEqual(len(set(values)), len(values))
+
+    def test_numbering_shared_with_upstream(self):
+        # Ids 0-7 are the same in 3.12, 3.13, 3.14 and the fork.
+        expected = ["PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL",
+                    "LINE", "INSTRUCTION", "JUMP"]
+        for event_id, name in enumerate(expected):
+            with self.subTest(event=name):
+                self.assertEqual(getattr(E, name), 1 << event_id)
+
+    @unittest.skipUnless(FORK, "3.14 numbering (3.13 numbers BRANCH as 8)")
+    def test_numbering_fork(self):
+        expected = ["PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL",
+                    "LINE", "INSTRUCTION", "JUMP", "BRANCH_LEFT",
+                    "BRANCH_RIGHT", "STOP_ITERATION", "RAISE",
+                    "EXCEPTION_HANDLED", "PY_UNWIND", "PY_THROW", "RERAISE",
+                    "C_RETURN", "C_RAISE", "BRANCH"]
+        for event_id, name in enumerate(expected):
+            with self.subTest(event=name):
+                self.assertEqual(getattr(E, name), 1 << event_id)
+
+
+class TestToolIds(MonitoringTestCase):
+
+    def test_use_get_free(self):
+        self.assertIsNone(mon.get_tool(4))
+        self.assertIsNone(mon.use_tool_id(4, "first"))
+        self.assertEqual(mon.get_tool(4), "first")
+        for other in (0, 1, 2, 3, 5):
+            self.assertIsNone(mon.get_tool(other))
+        self.assertIsNone(mon.free_tool_id(4))
+        self.assertIsNone(mon.get_tool(4))
+        mon.use_tool_id(4, "second")
+        self.assertEqual(mon.get_tool(4), "second")
+
+    def test_every_id_can_be_claimed(self):
+        for tool in range(NUM_TOOLS):
+            mon.use_tool_id(tool, f"tool {tool}")
+        self.assertEqual([mon.get_tool(t) for t in range(NUM_TOOLS)],
+                         [f"tool {t}" for t in range(NUM_TOOLS)])
+        for tool in range(NUM_TOOLS):
+            mon.free_tool_id(tool)
+        self.assertEqual([mon.get_tool(t) for t in range(NUM_TOOLS)],
+                         [None] * NUM_TOOLS)
+
+    def test_bool_is_an_int_tool_id(self):
+        mon.use_tool_id(True, "bool")
+        self.assertEqual(mon.get_tool(1), "bool")
+
+    def test_use_tool_id_in_use(self):
+        mon.use_tool_id(4, "first")
+        with self.assertRaises(ValueError):
+            mon.use_tool_id(4, "first")
+        with self.assertRaises(ValueError):
+            mon.use_tool_id(4, "second")
+        self.assertEqual(mon.get_tool(4), "first")
+
+    def test_use_tool_id_bad_id(self):
+        for bad in (-1, 6, 7, 255, -1000):
+            with self.subTest(tool=bad):
+                with self.assertRaises(ValueError):
+                    mon.use_tool_id(bad, "x")
+        with self.assertRaises(OverflowError):
+            mon.use_tool_id(2 ** 70, "x")
+        for bad in ("0", 1.0, None):
+            with self.subTest(tool=bad):
+                with self.assertRaises(TypeError):
+                    mon.use_tool_id(bad, "x")
+        self.assertEqual([mon.get_tool(t) for t in range(NUM_TOOLS)],
+                         [None] * NUM_TOOLS)
+
+    def test_use_tool_id_bad_name(self):
+        # Upstream raises ValueError (not TypeError) for a non-str name.
+        for bad in (5, None, b"name"):
+            with self.subTest(name=bad):
+                with self.assertRaises(ValueError):
+                    mon.use_tool_id(0, bad)
+                self.assertIsNone(mon.get_tool(0))
+
+    def test_use_tool_id_signature(self):
+        with self.assertRaises(TypeError):
+            mon.use_tool_id()
+        with self.assertRaises(TypeError):
+            mon.use_tool_id(0)
+        with self.assertRaises(TypeError):
+            mon.use_tool_id(0, "a", "b")
+        with self.assertRaises(TypeError):
+            mon.use_tool_id(tool_id=0, name="a")
+        self.assertIsNone(mon.get_tool(0))
+
+    def test_get_tool_errors(self):
+        for bad in (-1, 6):
+            with self.assertRaises(ValueError):
+                mon.get_tool(bad)
+        with self.assertRaises(TypeError):
+            mon.get_tool("0")
+        with self.assertRaises(TypeError):
+            mon.get_tool()
+
+    def test_free_unused_tool_is_a_no_op(self):
+        self.assertIsNone(mon.free_tool_id(3))
+        self.assertIsNone(mon.get_tool(3))
+
+    def test_free_tool_id_errors(self):
+        for bad in (-1, 6):
+            with self.assertRaises(ValueError):
+                mon.free_tool_id(bad)
+        with self.assertRaises(TypeError):
+            mon.free_tool_id("0")
+        with self.assertRaises(TypeError):
+            mon.free_tool_id()
+
+    @unittest.skipUnless(HAS_314_API, "3.13's free_tool_id() keeps events")
+    def test_free_tool_id_clears_everything(self):
+        calls = []
+
+        def start(code, offset):
+            if code is callee.__code__:
+                calls.append(offset)
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.PY_START, start)
+        mon.set_events(TOOL, E.PY_START)
+        mon.set_local_events(TOOL, callee.__code__, E.PY_RETURN)
+        mon.free_tool_id(TOOL)
+        self.assertIsNone(mon.get_tool(TOOL))
+        self.assertEqual(callee(), 3)
+        self.assertEqual(calls, [])
+        self.claim(TOOL)
+        self.assertEqual(mon.get_events(TOOL), 0)
+        self.assertEqual(mon.get_local_events(TOOL, callee.__code__), 0)
+        self.assertIsNone(mon.register_callback(TOOL, E.PY_START, None))
+
+    @unittest.skipUnless(HAS_314_API, "clear_tool_id() is 3.14 API")
+    def test_clear_tool_id(self):
+        calls = []
+
+        def start(code, offset):
+            if code is callee.__code__:
+                calls.append(offset)
+        self.claim(TOOL, "kept")
+        mon.register_callback(TOOL, E.PY_START, start)
+        mon.set_events(TOOL, E.PY_START)
+        mon.set_local_events(TOOL, callee.__code__, E.PY_RETURN)
+        self.assertIsNone(mon.clear_tool_id(TOOL))
+        self.assertEqual(mon.get_tool(TOOL), "kept")
+        self.assertEqual(mon.get_events(TOOL), 0)
+        self.assertEqual(mon.get_local_events(TOOL, callee.__code__), 0)
+        self.assertEqual(callee(), 3)
+        self.assertEqual(calls, [])
+        self.assertIsNone(mon.register_callback(TOOL, E.PY_START, None))
+        # Clearing an unused tool is not an error.
+        self.assertIsNone(mon.clear_tool_id(4))
+        self.assertIsNone(mon.get_tool(4))
+
+    @unittest.skipUnless(HAS_314_API, "clear_tool_id() is 3.14 API")
+    def test_clear_tool_id_errors(self):
+        for bad in (-1, 6):
+            with self.assertRaises(ValueError):
+                mon.clear_tool_id(bad)
+        with self.assertRaises(TypeError):
+            mon.clear_tool_id("0")
+        with self.assertRaises(TypeError):
+            mon.clear_tool_id()
+
+
+class TestRegisterCallback(MonitoringTestCase):
+
+    def test_returns_previous(self):
+        first = lambda *args: None
+        second = lambda *args: None
+        self.claim(TOOL)
+        self.assertIsNone(mon.register_callback(TOOL, E.PY_START, first))
+        self.assertIs(mon.register_callback(TOOL, E.PY_START, second), first)
+        self.assertIs(mon.register_callback(TOOL, E.PY_START, None), second)
+        self.assertIsNone(mon.register_callback(TOOL, E.PY_START, None))
+
+    def test_per_tool_and_per_event(self):
+        first = lambda *args: None
+        second = lambda *args: None
+        self.claim(0)
+        self.claim(TOOL)
+        mon.register_callback(0, E.PY_START, first)
+        mon.register_callback(TOOL, E.PY_START, second)
+        mon.register_callback(TOOL, E.RAISE, first)
+        self.assertIsNone(mon.register_callback(0, E.PY_RETURN, None))
+        self.assertIs(mon.register_callback(0, E.PY_START, None), first)
+        self.assertIs(mon.register_callback(TOOL, E.PY_START, None), second)
+        self.assertIs(mon.register_callback(TOOL, E.RAISE, None), first)
+
+    def test_every_event_has_its_own_slot(self):
+        self.claim(TOOL)
+        callbacks = {}
+        for name in IN_SCOPE:
+            callbacks[name] = lambda *args: None
+            mon.register_callback(TOOL, getattr(E, name), callbacks[name])
+        for name in IN_SCOPE:
+            with self.subTest(event=name):
+                self.assertIs(
+                    mon.register_callback(TOOL, getattr(E, name), None),
+                    callbacks[name])
+
+    def test_unused_tool(self):
+        # Upstream accepts registering for a tool id that is not in use.
+        func = lambda *args: None
+        self.assertIsNone(mon.register_callback(4, E.PY_START, func))
+        self.assertIs(mon.register_callback(4, E.PY_START, None), func)
+
+    def test_non_callable_is_accepted_and_fails_when_called(self):
+        self.claim(TOOL)
+        self.assertIsNone(mon.register_callback(TOOL, E.PY_START, 42))
+        self.set_local(TOOL, callee, E.PY_START)
+        with self.assertRaises(TypeError):
+            callee()
+        self.assertEqual(mon.register_callback(TOOL, E.PY_START, None), 42)
+        self.assertEqual(callee(), 3)
+
+    def test_bad_event(self):
+        func = lambda *args: None
+        self.claim(TOOL)
+        for bad in (0, E.PY_START | E.PY_RETURN, E.CALL | E.C_RETURN, -1):
+            with self.subTest(event=bad):
+                with self.assertRaises(ValueError):
+                    mon.register_callback(TOOL, bad, func)
+        for bad in (1 << 19, 1 << 20, 1 << 30):
+            with self.subTest(event=bad):
+                with self.assertRaises(ValueError):
+                    mon.register_callback(TOOL, bad, func)
+        with self.assertRaises(OverflowError):
+            mon.register_callback(TOOL, 1 << 64, func)
+        with self.assertRaises(TypeError):
+            mon.register_callback(TOOL, "PY_START", func)
+        with self.assertRaises(TypeError):
+            mon.register_callback(TOOL, 1.0, func)
+        self.assertIsNone(mon.register_callback(TOOL, E.PY_START, None))
+
+    def test_bad_tool(self):
+        func = lambda *args: None
+        for bad in (-1, 6):
+            with self.assertRaises(ValueError):
+                mon.register_callback(bad, E.PY_START, func)
+        with self.assertRaises(TypeError):
+            mon.register_callback("0", E.PY_START, func)
+
+    def test_signature(self):
+        func = lambda *args: None
+        self.claim(TOOL)
+        with self.assertRaises(TypeError):
+            mon.register_callback(TOOL, E.PY_START)
+        with self.assertRaises(TypeError):
+            mon.register_callback(TOOL, E.PY_START, func, None)
+        with self.assertRaises(TypeError):
+            mon.register_callback(TOOL, E.PY_START, func=func)
+        self.assertIsNone(mon.register_callback(TOOL, E.PY_START, None))
+
+    def test_audit_event(self):
+        # Audit hooks cannot be removed: run in a child interpreter.
+        code = """if 1:
+            import sys
+            seen = []
+            def hook(event, args):
+                if event.startswith("sys.monitoring"):
+                    seen.append((event, args))
+            sys.addaudithook(hook)
+            m = sys.monitoring
+            def func(*args):
+                pass
+            m.use_tool_id(3, "audited")
+            m.register_callback(3, m.events.PY_START, func)
+            m.register_callback(3, m.events.RAISE, None)
+            for event, args in seen:
+                print(event, len(args), args[0] is func, args[0] is None)
+
+            def veto(event, args):
+                if (event == "sys.monitoring.register_callback" and
+                        args[0] is func):
+                    raise RuntimeError("vetoed")
+            sys.addaudithook(veto)
+            try:
+                m.register_callback(3, m.events.PY_RETURN, func)
+            except RuntimeError as error:
+                print("refused:", error)
+            print(m.register_callback(3, m.events.PY_RETURN, None))
+        """
+        rc, out, err = script_helper.assert_python_ok("-c", code)
+        self.assertEqual(out.decode().splitlines(), [
+            "sys.monitoring.register_callback 1 True False",
+            "sys.monitoring.register_callback 1 False True",
+            "refused: vetoed",
+            "None",     # nothing was registered
+        ])
+
+
+class TestGlobalEventSets(MonitoringTestCase):
+
+    def test_set_get_each_event(self):
+        self.claim(TOOL)
+        self.assertEqual(mon.get_events(TOOL), 0)
+        for name in IN_SCOPE:
+            if name in ("C_RETURN", "C_RAISE"):
+                continue
+            with self.subTest(event=name):
+                self.assertIsNone(mon.set_events(TOOL, getattr(E, name)))
+                self.assertEqual(mon.get_events(TOOL), getattr(E, name))
+        mon.set_events(TOOL, E.NO_EVENTS)
+        self.assertEqual(mon.get_events(TOOL), 0)
+
+    def test_set_get_combination(self):
+        self.claim(TOOL)
+        combo = events_of("PY_START", "PY_RETURN", "RAISE", "PY_UNWIND")
+        mon.set_events(TOOL, combo)
+        self.assertEqual(mon.get_events(TOOL), combo)
+        self.claim(0)
+        self.assertEqual(mon.get_events(0), 0)
+
+    def test_tools_are_independent(self):
+        self.claim(0)
+        self.claim(5)
+        mon.set_events(0, E.PY_START)
+        mon.set_events(5, E.RAISE)
+        self.assertEqual(mon.get_events(0), E.PY_START)
+        self.assertEqual(mon.get_events(5), E.RAISE)
+
+    def test_ancillary_events(self):
+        self.claim(TOOL)
+        # C_RETURN and C_RAISE come with CALL; they cannot be set alone,
+        # nor only one of them with CALL.
+        for bad in (E.C_RETURN, E.C_RAISE, E.C_RETURN | E.C_RAISE,
+                    E.CALL | E.C_RETURN, E.CALL | E.C_RAISE):
+            with self.subTest(events=bad):
+                with self.assertRaises(ValueError):
+                    mon.set_events(TOOL, bad)
+                self.assertEqual(mon.get_events(TOOL), 0)
+        mon.set_events(TOOL, E.CALL | E.C_RETURN | E.C_RAISE)
+        self.assertEqual(mon.get_events(TOOL), E.CALL)
+
+    def test_bad_event_set(self):
+        self.claim(TOOL)
+        mon.set_events(TOOL, E.PY_START)
+        for bad in (1 << 19, 1 << 20, 1 << 30, -1, E.PY_START | 1 << 25):
+            with self.subTest(events=bad):
+                with self.assertRaises(ValueError):
+                    mon.set_events(TOOL, bad)
+        for bad in (1 << 31, 1 << 64):
+            with self.subTest(events=bad):
+                with self.assertRaises(OverflowError):
+                    mon.set_events(TOOL, bad)
+        for bad in ("1", 1.0, None):
+            with self.subTest(events=bad):
+                with self.assertRaises(TypeError):
+                    mon.set_events(TOOL, bad)
+        self.assertEqual(mon.get_events(TOOL), E.PY_START)
+
+    def test_unused_tool(self):
+        with self.assertRaises(ValueError):
+            mon.set_events(TOOL, E.PY_START)
+        with self.assertRaises(ValueError):
+            mon.set_events(TOOL, 0)
+        if FORK:
+            # The fork follows its contract: a tool id not in use has no events to read.
+            with self.assertRaises(ValueError):
+                mon.get_events(TOOL)
+        else:
+            # Upstream reads the events of an unused tool as 0.
+            self.assertEqual(mon.get_events(TOOL), 0)
+        self.assertIsNone(mon.get_tool(TOOL))
+
+    def test_bad_tool(self):
+        for bad in (-1, 6):
+            with self.assertRaises(ValueError):
+                mon.set_events(bad, E.PY_START)
+            with self.assertRaises(ValueError):
+                mon.get_events(bad)
+        with self.assertRaises(TypeError):
+            mon.set_events("0", E.PY_START)
+        with self.assertRaises(TypeError):
+            mon.get_events("0")
+
+    def test_signature(self):
+        self.claim(TOOL)
+        with self.assertRaises(TypeError):
+            mon.set_events(TOOL)
+        with self.assertRaises(TypeError):
+            mon.set_events(TOOL, 0, 0)
+        with self.assertRaises(TypeError):
+            mon.get_events()
+        with self.assertRaises(TypeError):
+            mon.get_events(TOOL, 0)
+
+    @unittest.skipUnless(FORK, "the fork does not implement these events yet")
+    def test_unsupported_events_refused(self):
+        self.claim(TOOL)
+        mon.set_events(TOOL, E.PY_START)
+        for name in UNSUPPORTED:
+            with self.subTest(event=name):
+                with self.assertRaisesRegex(ValueError, "not supported"):
+                    mon.set_events(TOOL, getattr(E, name))
+                with self.assertRaisesRegex(ValueError, "not supported"):
+                    mon.set_events(TOOL, E.PY_START | getattr(E, name))
+                self.assertEqual(mon.get_events(TOOL), E.PY_START)
+
+
+class TestLocalEventSets(MonitoringTestCase):
+
+    def test_set_get_each_local_event(self):
+        self.claim(TOOL)
+        code = callee.__code__
+        self.assertEqual(mon.get_local_events(TOOL, code), 0)
+        for name in LOCAL_EVENTS:
+            with self.subTest(event=name):
+                self.set_local(TOOL, code, getattr(E, name))
+                self.assertEqual(mon.get_local_events(TOOL, code),
+                                 getattr(E, name))
+        combo = events_of(*LOCAL_EVENTS)
+        self.set_local(TOOL, code, combo)
+        self.assertEqual(mon.get_local_events(TOOL, code), combo)
+        # Per code object and per tool; global events are untouched.
+        self.assertEqual(mon.get_local_events(TOOL, call_plain.__code__), 0)
+        self.assertEqual(mon.get_events(TOOL), 0)
+        self.claim(0)
+        self.assertEqual(mon.get_local_events(0, code), 0)
+        self.set_local(TOOL, code, 0)
+        self.assertEqual(mon.get_local_events(TOOL, code), 0)
+
+    def test_call_with_ancillary_events(self):
+        self.claim(TOOL)
+        code = callee.__code__
+        self.set_local(TOOL, code, E.CALL | E.C_RETURN | E.C_RAISE)
+        self.assertEqual(mon.get_local_events(TOOL, code), E.CALL)
+        for bad in (E.C_RETURN, E.C_RAISE, E.CALL | E.C_RETURN):
+            with self.subTest(events=bad):
+                with self.assertRaises(ValueError):
+                    mon.set_local_events(TOOL, code, bad)
+        self.assertEqual(mon.get_local_events(TOOL, code), E.CALL)
+
+    def test_non_local_events_refused(self):
+        self.claim(TOOL)
+        code = callee.__code__
+        for name in OTHER_EVENTS:
+            with self.subTest(event=name):
+                with self.assertRaises(ValueError):
+                    mon.set_local_events(TOOL, code, getattr(E, name))
+                with self.assertRaises(ValueError):
+                    mon.set_local_events(TOOL, code,
+                                         E.PY_START | getattr(E, name))
+        self.assertEqual(mon.get_local_events(TOOL, code), 0)
+
+    def test_bad_event_set(self):
+        self.claim(TOOL)
+        code = callee.__code__
+        for bad in (1 << 19, 1 << 20, -1):
+            with self.subTest(events=bad):
+                with self.assertRaises(ValueError):
+                    mon.set_local_events(TOOL, code, bad)
+        with self.assertRaises(OverflowError):
+            mon.set_local_events(TOOL, code, 1 << 64)
+        with self.assertRaises(TypeError):
+            mon.set_local_events(TOOL, code, "1")
+        self.assertEqual(mon.get_local_events(TOOL, code), 0)
+
+    def test_not_a_code_object(self):
+        self.claim(TOOL)
+        for bad in (callee, None, "code", call_plain.__code__.co_code):
+            with self.subTest(code=bad):
+                with self.assertRaises(TypeError):
+                    mon.set_local_events(TOOL, bad, E.PY_START)
+                with self.assertRaises(TypeError):
+                    mon.get_local_events(TOOL, bad)
+
+    def test_unused_tool(self):
+        with self.assertRaises(ValueError):
+            mon.set_local_events(TOOL, callee.__code__, E.PY_START)
+        if FORK:
+            with self.assertRaises(ValueError):
+                mon.get_local_events(TOOL, callee.__code__)
+        else:
+            self.assertEqual(mon.get_local_events(TOOL, callee.__code__), 0)
+
+    def test_bad_tool(self):
+        for bad in (-1, 6):
+            with self.assertRaises(ValueError):
+                mon.set_local_events(bad, callee.__code__, E.PY_START)
+            with self.assertRaises(ValueError):
+                mon.get_local_events(bad, callee.__code__)
+
+    def test_signature(self):
+        self.claim(TOOL)
+        with self.assertRaises(TypeError):
+            mon.set_local_events(TOOL, callee.__code__)
+        with self.assertRaises(TypeError):
+            mon.get_local_events(TOOL)
+        with self.assertRaises(TypeError):
+            mon.get_local_events(TOOL, callee.__code__, 0)
+
+    @unittest.skipUnless(FORK, "the fork does not implement these events yet")
+    def test_unsupported_events_refused(self):
+        self.claim(TOOL)
+        code = callee.__code__
+        self.set_local(TOOL, code, E.PY_START)
+        for name in UNSUPPORTED:
+            with self.subTest(event=name):
+                with self.assertRaisesRegex(ValueError, "not supported"):
+                    mon.set_local_events(TOOL, code, getattr(E, name))
+                self.assertEqual(mon.get_local_events(TOOL, code),
+                                 E.PY_START)
+
+
+class TestRestartEventsAPI(MonitoringTestCase):
+
+    def test_no_argument(self):
+        self.assertIsNone(mon.restart_events())
+
+    @unittest.skipUnless(FORK, "restart_events(tool_id) is a fork extension")
+    def test_tool_argument_errors(self):
+        self.assertIsNone(mon.restart_events(TOOL))
+        for bad in (-1, 6):
+            with self.assertRaises(ValueError):
+                mon.restart_events(bad)
+        with self.assertRaises(TypeError):
+            mon.restart_events("0")
+        with self.assertRaises(TypeError):
+            mon.restart_events(0, 1)
+
+    @unittest.skipIf(FORK, "the fork accepts a tool id")
+    def test_upstream_takes_no_argument(self):
+        with self.assertRaises(TypeError):
+            mon.restart_events(0)
+
+
+# ---------------------------------------------------------------------------
+# Events
+
+class TestCallEvents(MonitoringTestCase):
+
+    def test_plain_functions(self):
+        with Recorder(callee, call_plain) as rec:
+            self.assertEqual(call_plain(), 39)
+        self.assertEqual(rec.events, [
+            ("PY_START", "call_plain", 0),
+            ("CALL", "call_plain", 1, "callee", "10"),
+            ("PY_START", "callee", 0),
+            ("PY_RETURN", "callee", 2, "30"),
+            ("CALL", "call_plain", 2, "callee", "MISSING"),
+            ("PY_START", "callee", 0),
+            ("PY_RETURN", "callee", 2, "3"),
+            # arg0 of a call with only keyword arguments: the first value.
+            ("CALL", "call_plain", 3, "callee", "5"),
+            ("PY_START", "callee", 0),
+            ("PY_RETURN", "callee", 2, "6"),
+            ("PY_RETURN", "call_plain", 4, "39"),
+        ])
+
+    def test_methods_and_construction(self):
+        with Recorder(Widget.__init__, Widget.grow, call_methods) as rec:
+            self.assertEqual(call_methods(), 15)
+        self.assertEqual(rec.events, [
+            ("PY_START", "call_methods", 0),
+            # A class is not a Python function: C_RETURN follows its call,
+            # after the Python __init__ it ran.
+            ("CALL", "call_methods", 1, "Widget", "3"),
+            ("PY_START", "__init__", 0),
+            ("PY_RETURN", "__init__", 1, "None"),
+            ("C_RETURN", "call_methods", 1, "Widget", "3"),
+            # obj.method(x): the callable is the function, arg0 is self.
+            ("CALL", "call_methods", 2, "grow", "<Widget>"),
+            ("PY_START", "grow", 0),
+            ("PY_RETURN", "grow", 1, "7"),
+            # Calling a bound method object: the callable is the bound
+            # method and arg0 the first explicit argument; it runs Python
+            # code, so there is no C_RETURN.
+            ("CALL", "call_methods", 4, "bound grow", "5"),
+            ("PY_START", "grow", 0),
+            ("PY_RETURN", "grow", 1, "8"),
+            ("PY_RETURN", "call_methods", 5, "15"),
+        ])
+
+    def test_builtins(self):
+        with Recorder(call_builtins, negate) as rec:
+            self.assertEqual(call_builtins(), 7)
+        self.assertEqual(rec.events, [
+            ("PY_START", "call_builtins", 0),
+            ("CALL", "call_builtins", 1, "len", "'abc'"),
+            ("C_RETURN", "call_builtins", 1, "len", "'abc'"),
+            ("CALL", "call_builtins", 3, "get", "<dict>"),
+            ("C_RETURN", "call_builtins", 3, "get", "<dict>"),
+            ("CALL", "call_builtins", 4, "sorted", "<list>"),
+            ("PY_START", "negate", 0),
+            ("PY_RETURN", "negate", 1, "-3"),
+            ("PY_START", "negate", 0),
+            ("PY_RETURN", "negate", 1, "-1"),
+            ("C_RETURN", "call_builtins", 4, "sorted", "<list>"),
+            ("CALL", "call_builtins", 6, "globals", "MISSING"),
+            ("C_RETURN", "call_builtins", 6, "globals", "MISSING"),
+            ("PY_RETURN", "call_builtins", 7, "7"),
+        ])
+
+    def test_builtin_raises(self):
+        error = exc(ValueError, "invalid literal for int() with base 10: 'x'")
+        with Recorder(call_builtin_raises) as rec:
+            self.assertEqual(call_builtin_raises(), "caught")
+        self.assertEqual(rec.events, [
+            ("PY_START", "call_builtin_raises", 0),
+            ("CALL", "call_builtin_raises", 2, "int", "'x'"),
+            ("C_RAISE", "call_builtin_raises", 2, "int", "'x'"),
+            ("RAISE", "call_builtin_raises", 2, error),
+            ("EXCEPTION_HANDLED", "call_builtin_raises", None, error),
+            ("PY_RETURN", "call_builtin_raises", 5, "'caught'"),
+        ])
+
+    def test_c_events_need_call(self):
+        # With CALL off, C_RETURN/C_RAISE callbacks are never called.
+        rec = Recorder(call_builtins, call_builtin_raises,
+                       events=E.PY_START | E.PY_RETURN)
+        with rec:
+            call_builtins()
+            call_builtin_raises()
+        self.assertEqual([e[0] for e in rec.events],
+                         ["PY_START", "PY_RETURN"] * 2)
+
+    def test_call_function_ex(self):
+        with Recorder(call_star, star_target) as rec:
+            self.assertEqual(call_star(), 6)
+        self.assertEqual(rec.events, [
+            ("PY_START", "call_star", 0),
+            ("CALL", "call_star", 3, "star_target", "1"),
+            ("PY_START", "star_target", 0),
+            ("CALL", "star_target", 1, "len", "(1, 2)"),
+            ("C_RETURN", "star_target", 1, "len", "(1, 2)"),
+            ("CALL", "star_target", 1, "len", "<dict>"),
+            ("C_RETURN", "star_target", 1, "len", "<dict>"),
+            ("PY_RETURN", "star_target", 1, "3"),
+            ("CALL", "call_star", 4, "star_target", "MISSING"),
+            ("PY_START", "star_target", 0),
+            ("CALL", "star_target", 1, "len", "()"),
+            ("C_RETURN", "star_target", 1, "len", "()"),
+            ("CALL", "star_target", 1, "len", "<dict>"),
+            ("C_RETURN", "star_target", 1, "len", "<dict>"),
+            ("PY_RETURN", "star_target", 1, "1"),
+            ("CALL", "call_star", 5, "len", "'ab'"),
+            ("C_RETURN", "call_star", 5, "len", "'ab'"),
+            ("PY_RETURN", "call_star", 6, "6"),
+        ])
+
+    def test_callback_arguments_are_the_objects(self):
+        seen = []
+
+        def call(code, offset, func, arg0):
+            if code is call_methods.__code__:
+                seen.append((func, arg0))
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.CALL, call)
+        mon.set_events(TOOL, E.CALL)
+        call_methods()
+        mon.set_events(TOOL, 0)
+        self.assertEqual(len(seen), 3)
+        self.assertIs(seen[0][0], Widget)
+        self.assertIs(seen[1][0], Widget.grow)
+        self.assertIsInstance(seen[1][1], Widget)
+        self.assertIs(type(seen[2][0]), types.MethodType)
+        self.assertIs(seen[2][0].__func__, Widget.grow)
+
+
+class TestGeneratorEvents(MonitoringTestCase):
+
+    def test_next(self):
+        with Recorder(gen_values, drive_with_next) as rec:
+            self.assertEqual(drive_with_next(), (1, 2, 3))
+        gen = "<generator gen_values>"
+        self.assertEqual(rec.events, [
+            ("PY_START", "drive_with_next", 0),
+            ("CALL", "drive_with_next", 1, "gen_values", "MISSING"),
+            ("CALL", "drive_with_next", 2, "next", gen),
+            ("PY_START", "gen_values", 0),
+            ("PY_YIELD", "gen_values", 1, "1"),
+            ("C_RETURN", "drive_with_next", 2, "next", gen),
+            ("CALL", "drive_with_next", 3, "next", gen),
+            ("PY_RESUME", "gen_values", 1),
+            ("PY_YIELD", "gen_values", 2, "2"),
+            ("C_RETURN", "drive_with_next", 3, "next", gen),
+            ("CALL", "drive_with_next", 5, "next", gen),
+            ("PY_RESUME", "gen_values", 2),
+            ("PY_RETURN", "gen_values", 3, "3"),
+            ("C_RAISE", "drive_with_next", 5, "next", gen),
+            ("RAISE", "drive_with_next", 5, exc(StopIteration, 3)),
+            ("EXCEPTION_HANDLED", "drive_with_next", None,
+             exc(StopIteration, 3)),
+            ("PY_RETURN", "drive_with_next", 8, "(1, 2, 3)"),
+        ])
+
+    def test_for_loop(self):
+        with Recorder(gen_values, drive_with_for, events=GEN_EVENTS) as rec:
+            self.assertEqual(drive_with_for(gen_values), 3)
+        self.assertEqual(either_stop(rec.events), [
+            ("PY_START", "drive_with_for", 0),
+            ("PY_START", "gen_values", 0),
+            ("PY_YIELD", "gen_values", 1, "1"),
+            ("PY_RESUME", "gen_values", 1),
+            ("PY_YIELD", "gen_values", 2, "2"),
+            ("PY_RESUME", "gen_values", 2),
+            ("PY_RETURN", "gen_values", 3, "3"),
+            (STOP, "drive_with_for", 2, exc(StopIteration, 3)),
+            ("PY_RETURN", "drive_with_for", 4, "3"),
+        ])
+
+    def test_for_loop_implicit_return(self):
+        with Recorder(gen_implicit_return, drive_with_for,
+                      events=GEN_EVENTS) as rec:
+            self.assertEqual(drive_with_for(gen_implicit_return), 3)
+        self.assertEqual(either_stop(rec.events), [
+            ("PY_START", "drive_with_for", 0),
+            ("PY_START", "gen_implicit_return", 0),
+            ("PY_YIELD", "gen_implicit_return", 1, "1"),
+            ("PY_RESUME", "gen_implicit_return", 1),
+            ("PY_YIELD", "gen_implicit_return", 2, "2"),
+            ("PY_RESUME", "gen_implicit_return", 2),
+            ("PY_RETURN", "gen_implicit_return", 2, "None"),
+            (STOP, "drive_with_for", 2, exc(StopIteration)),
+            ("PY_RETURN", "drive_with_for", 4, "3"),
+        ])
+
+    def test_for_loop_over_iterator_class(self):
+        # A real StopIteration raised by __next__: RAISE where it is raised,
+        # and RAISE again in the loop, which swallows it without
+        # EXCEPTION_HANDLED.
+        class Countdown:
+            def __init__(self):
+                self.n = 2
+
+            def __iter__(self):
+                return self
+
+            def __next__(self):
+                self.n -= 1
+                if self.n < 0:
+                    raise StopIteration(7)
+                return self.n
+        events = EXC_EVENTS | E.STOP_ITERATION
+        with Recorder(Countdown.__next__, loop_over, events=events) as rec:
+            self.assertEqual(loop_over(Countdown()), 1)
+        stop = exc(StopIteration, 7)
+        self.assertEqual(rec.events, [
+            ("PY_START", "loop_over", 0),
+            ("PY_START", "__next__", 0),
+            ("PY_RETURN", "__next__", 4, "1"),
+            ("PY_START", "__next__", 0),
+            ("PY_RETURN", "__next__", 4, "0"),
+            ("PY_START", "__next__", 0),
+            ("RAISE", "__next__", 3, stop),
+            ("PY_UNWIND", "__next__", 3, stop),
+            ("RAISE", "loop_over", 3, stop),
+            ("PY_RETURN", "loop_over", 7, "1"),
+        ])
+
+    def test_for_loop_over_c_iterator(self):
+        # A C iterator ends silently: no event at all for its end.
+        with Recorder(loop_over, events=ALL) as rec:
+            self.assertEqual(loop_over(iter([1, 2])), 3)
+        self.assertEqual(rec.events, [
+            ("PY_START", "loop_over", 0),
+            ("PY_RETURN", "loop_over", 7, "3"),
+        ])
+
+    def test_send(self):
+        with Recorder(gen_echo, drive_with_send) as rec:
+            self.assertEqual(drive_with_send(), ("first", 42))
+        gen = "<generator gen_echo>"
+        self.assertEqual(rec.events, [
+            ("PY_START", "drive_with_send", 0),
+            ("CALL", "drive_with_send", 1, "gen_echo", "MISSING"),
+            ("CALL", "drive_with_send", 2, "send", gen),
+            ("PY_START", "gen_echo", 0),
+            ("PY_YIELD", "gen_echo", 1, "'first'"),
+            ("C_RETURN", "drive_with_send", 2, "send", gen),
+            ("CALL", "drive_with_send", 4, "send", gen),
+            ("PY_RESUME", "gen_echo", 1),
+            ("PY_RETURN", "gen_echo", 2, "42"),
+            ("C_RAISE", "drive_with_send", 4, "send", gen),
+            ("RAISE", "drive_with_send", 4, exc(StopIteration, 42)),
+            ("EXCEPTION_HANDLED", "drive_with_send", None,
+             exc(StopIteration, 42)),
+            ("PY_RETURN", "drive_with_send", 7, "('first', 42)"),
+        ])
+
+    def test_yield_from(self):
+        with Recorder(gen_values, delegator, drive_with_for) as rec:
+            self.assertEqual(drive_with_for(delegator), 3)
+        self.assertEqual(either_stop(rec.events), [
+            ("PY_START", "drive_with_for", 0),
+            ("CALL", "drive_with_for", 2, "delegator", "MISSING"),
+            ("PY_START", "delegator", 0),
+            ("CALL", "delegator", 1, "gen_values", "MISSING"),
+            ("PY_START", "gen_values", 0),
+            ("PY_YIELD", "gen_values", 1, "1"),
+            ("PY_YIELD", "delegator", 1, "1"),
+            ("PY_RESUME", "delegator", 1),
+            ("PY_RESUME", "gen_values", 1),
+            ("PY_YIELD", "gen_values", 2, "2"),
+            ("PY_YIELD", "delegator", 1, "2"),
+            ("PY_RESUME", "delegator", 1),
+            ("PY_RESUME", "gen_values", 2),
+            ("PY_RETURN", "gen_values", 3, "3"),
+            (STOP, "delegator", 1, exc(StopIteration, 3)),
+            ("PY_RETURN", "delegator", 2, "30"),
+            (STOP, "drive_with_for", 2, exc(StopIteration, 30)),
+            ("PY_RETURN", "drive_with_for", 4, "3"),
+        ])
+
+    def test_exception_out_of_generator(self):
+        error = exc(KeyError, "g")
+        with Recorder(gen_raising, loop_over, events=EXC_EVENTS) as rec:
+            self.assertEqual(loop_over(gen_raising()), -1)
+        self.assertEqual(rec.events, [
+            ("PY_START", "loop_over", 0),
+            ("PY_START", "gen_raising", 0),
+            ("RAISE", "gen_raising", 2, error),
+            *gen_exit("gen_raising", error, 2),
+            ("RAISE", "loop_over", 3, error),
+            ("EXCEPTION_HANDLED", "loop_over", None, error),
+            ("PY_RETURN", "loop_over", 7, "-1"),
+        ])
+
+    def test_stop_iteration_raised_in_generator(self):
+        # PEP 479: a StopIteration escaping a generator becomes RuntimeError.
+        stop = exc(StopIteration, "s")
+        error = exc(RuntimeError, "generator raised StopIteration")
+        with Recorder(gen_raising_stop, loop_over, events=EXC_EVENTS) as rec:
+            self.assertEqual(loop_over(gen_raising_stop()), -1)
+        if NEW:
+            # 3.12+ converts it in the generator's implicit handler.
+            inside = [
+                ("EXCEPTION_HANDLED", "gen_raising_stop", None, stop),
+                ("RERAISE", "gen_raising_stop", None, error),
+                ("PY_UNWIND", "gen_raising_stop", None, error),
+            ]
+        else:
+            # 3.11 converts it in C after the frame has unwound.
+            inside = [("PY_UNWIND", "gen_raising_stop", 2, stop)]
+        self.assertEqual(rec.events, [
+            ("PY_START", "loop_over", 0),
+            ("PY_START", "gen_raising_stop", 0),
+            ("RAISE", "gen_raising_stop", 2, stop),
+            *inside,
+            ("RAISE", "loop_over", 3, error),
+            ("EXCEPTION_HANDLED", "loop_over", None, error),
+            ("PY_RETURN", "loop_over", 7, "-1"),
+        ])
+
+
+class TestThrowAndClose(MonitoringTestCase):
+
+    def test_throw_caught(self):
+        error = KeyError("k")
+        g = gen_catching()
+        with Recorder(gen_catching, throw_into) as rec:
+            self.assertEqual(next(g), 1)
+            self.assertEqual(throw_into(g, error), 2)
+        gen = "<generator gen_catching>"
+        self.assertEqual(rec.events, [
+            ("PY_START", "gen_catching", 0),
+            ("PY_YIELD", "gen_catching", 2, "1"),
+            ("PY_START", "throw_into", 0),
+            ("CALL", "throw_into", 1, "throw", gen),
+            ("PY_THROW", "gen_catching", 2, exc(KeyError, "k")),
+            ("RAISE", "gen_catching", 2, exc(KeyError, "k")),
+            ("EXCEPTION_HANDLED", "gen_catching", None, exc(KeyError, "k")),
+            ("PY_YIELD", "gen_catching", 4, "2"),
+            ("C_RETURN", "throw_into", 1, "throw", gen),
+            ("PY_RETURN", "throw_into", 2, "2"),
+        ])
+        g.close()
+
+    def test_throw_uncaught(self):
+        error = exc(KeyError, "k")
+        g = gen_values()
+        with Recorder(gen_values, throw_uncaught) as rec:
+            self.assertEqual(next(g), 1)
+            self.assertEqual(throw_uncaught(g, KeyError("k")), "propagated")
+        gen = "<generator gen_values>"
+        self.assertEqual(rec.events, [
+            ("PY_START", "gen_values", 0),
+            ("PY_YIELD", "gen_values", 1, "1"),
+            ("PY_START", "throw_uncaught", 0),
+            ("CALL", "throw_uncaught", 2, "throw", gen),
+            ("PY_THROW", "gen_values", 1, error),
+            ("RAISE", "gen_values", 1, error),
+            *gen_exit("gen_values", error, 1),
+            ("C_RAISE", "throw_uncaught", 2, "throw", gen),
+            ("RAISE", "throw_uncaught", 2, error),
+            ("EXCEPTION_HANDLED", "throw_uncaught", None, error),
+            ("PY_RETURN", "throw_uncaught", 5, "'propagated'"),
+        ])
+
+    def test_throw_into_unstarted(self):
+        error = exc(KeyError, "k")
+        g = gen_values()
+        with Recorder(gen_values, throw_uncaught) as rec:
+            self.assertEqual(throw_uncaught(g, KeyError("k")), "propagated")
+        gen = "<generator gen_values>"
+        self.assertEqual(rec.events, [
+            ("PY_START", "throw_uncaught", 0),
+            ("CALL", "throw_uncaught", 2, "throw", gen),
+            # Not started yet: no PY_START, and outside any handler.
+            ("PY_THROW", "gen_values", 0, error),
+            ("RAISE", "gen_values", 0, error),
+            ("PY_UNWIND", "gen_values", 0, error),
+            ("C_RAISE", "throw_uncaught", 2, "throw", gen),
+            ("RAISE", "throw_uncaught", 2, error),
+            ("EXCEPTION_HANDLED", "throw_uncaught", None, error),
+            ("PY_RETURN", "throw_uncaught", 5, "'propagated'"),
+        ])
+
+    def test_throw_through_yield_from(self):
+        error = exc(KeyError, "k")
+        d = delegator()
+        with Recorder(gen_values, delegator, throw_uncaught) as rec:
+            self.assertEqual(next(d), 1)
+            self.assertEqual(throw_uncaught(d, KeyError("k")), "propagated")
+        gen = "<generator delegator>"
+        if NEW:
+            # 3.12+: the delegating SEND's CLEANUP_THROW handler catches the
+            # exception and re-raises it.
+            cleanup_throw = [
+                ("EXCEPTION_HANDLED", "delegator", 1, error),
+                ("RERAISE", "delegator", 1, error),
+            ]
+        else:
+            cleanup_throw = []
+        self.assertEqual(rec.events, [
+            ("PY_START", "delegator", 0),
+            ("CALL", "delegator", 1, "gen_values", "MISSING"),
+            ("PY_START", "gen_values", 0),
+            ("PY_YIELD", "gen_values", 1, "1"),
+            ("PY_YIELD", "delegator", 1, "1"),
+            ("PY_START", "throw_uncaught", 0),
+            ("CALL", "throw_uncaught", 2, "throw", gen),
+            # Thrown into the innermost generator first ...
+            ("PY_THROW", "gen_values", 1, error),
+            ("RAISE", "gen_values", 1, error),
+            *gen_exit("gen_values", error, 1),
+            # ... then into the delegating one.
+            ("PY_THROW", "delegator", 1, error),
+            ("RAISE", "delegator", 1, error),
+            *cleanup_throw,
+            *gen_exit("delegator", error, 1),
+            ("C_RAISE", "throw_uncaught", 2, "throw", gen),
+            ("RAISE", "throw_uncaught", 2, error),
+            ("EXCEPTION_HANDLED", "throw_uncaught", None, error),
+            ("PY_RETURN", "throw_uncaught", 5, "'propagated'"),
+        ])
+
+    def test_close(self):
+        g = gen_values()
+        with Recorder(gen_values, close_it) as rec:
+            self.assertEqual(next(g), 1)
+            self.assertEqual(close_it(g), "closed")
+        gen = "<generator gen_values>"
+        if NEW:
+            # 3.12+ closes a generator suspended outside any try block
+            # without running it.
+            inside = []
+        else:
+            # 3.11 always throws GeneratorExit into a suspended generator.
+            error = exc(GeneratorExit)
+            inside = [
+                ("PY_THROW", "gen_values", 1, error),
+                ("RAISE", "gen_values", 1, error),
+                ("PY_UNWIND", "gen_values", 1, error),
+            ]
+        self.assertEqual(rec.events, [
+            ("PY_START", "gen_values", 0),
+            ("PY_YIELD", "gen_values", 1, "1"),
+            ("PY_START", "close_it", 0),
+            ("CALL", "close_it", 1, "close", gen),
+            *inside,
+            ("C_RETURN", "close_it", 1, "close", gen),
+            ("PY_RETURN", "close_it", 2, "'closed'"),
+        ])
+
+    def test_close_with_finally(self):
+        error = exc(GeneratorExit)
+        g = gen_with_finally()
+        with Recorder(gen_with_finally, close_it) as rec:
+            self.assertEqual(next(g), 1)
+            self.assertEqual(close_it(g), "closed")
+        gen = "<generator gen_with_finally>"
+        if NEW:
+            # 3.12+: the finally block's cleanup handler has no line number.
+            after_finally = [
+                ("EXCEPTION_HANDLED", "gen_with_finally", None, error),
+                ("RERAISE", "gen_with_finally", None, error),
+            ] + gen_exit("gen_with_finally", error, None)
+        else:
+            # 3.11: the cleanup handler carries the finally body's line.
+            after_finally = [
+                ("EXCEPTION_HANDLED", "gen_with_finally", 4, error),
+                ("RERAISE", "gen_with_finally", 4, error),
+                ("PY_UNWIND", "gen_with_finally", 4, error),
+            ]
+        self.assertEqual(rec.events, [
+            ("PY_START", "gen_with_finally", 0),
+            ("PY_YIELD", "gen_with_finally", 2, "1"),
+            ("PY_START", "close_it", 0),
+            ("CALL", "close_it", 1, "close", gen),
+            ("PY_THROW", "gen_with_finally", 2, error),
+            ("RAISE", "gen_with_finally", 2, error),
+            ("EXCEPTION_HANDLED", "gen_with_finally", None, error),
+            ("RERAISE", "gen_with_finally", 4, error),
+            *after_finally,
+            ("C_RETURN", "close_it", 1, "close", gen),
+            ("PY_RETURN", "close_it", 2, "'closed'"),
+        ])
+
+    def test_thrown_exception_is_the_object(self):
+        seen = []
+        error = KeyError("k")
+
+        def record(code, offset, exception):
+            if code is gen_values.__code__:
+                seen.append(exception)
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.PY_THROW, record)
+        mon.register_callback(TOOL, E.RAISE, record)
+        mon.set_events(TOOL, E.PY_THROW | E.RAISE)
+        g = gen_values()
+        next(g)
+        with self.assertRaises(KeyError) as caught:
+            g.throw(error)
+        mon.set_events(TOOL, 0)
+        self.assertIs(caught.exception, error)
+        self.assertEqual(len(seen), 2)
+        self.assertIs(seen[0], error)
+        self.assertIs(seen[1], error)
+
+
+class TestCoroutineEvents(MonitoringTestCase):
+
+    def test_await_coroutine(self):
+        c = coro_outer()
+        with Recorder(coro_inner, coro_outer, step_coro) as rec:
+            self.assertEqual(step_coro(c, None), ("done", 6))
+        coro = "<coroutine coro_outer>"
+        self.assertEqual(either_stop(rec.events), [
+            ("PY_START", "step_coro", 0),
+            ("CALL", "step_coro", 2, "send", coro),
+            ("PY_START", "coro_outer", 0),
+            ("CALL", "coro_outer", 1, "coro_inner", "MISSING"),
+            ("PY_START", "coro_inner", 0),
+            ("PY_RETURN", "coro_inner", 1, "5"),
+            (STOP, "coro_outer", 1, exc(StopIteration, 5)),
+            ("PY_RETURN", "coro_outer", 2, "6"),
+            ("C_RAISE", "step_coro", 2, "send", coro),
+            ("RAISE", "step_coro", 2, exc(StopIteration, 6)),
+            ("EXCEPTION_HANDLED", "step_coro", None, exc(StopIteration, 6)),
+            ("PY_RETURN", "step_coro", 5, "('done', 6)"),
+        ])
+
+    def test_await_suspends(self):
+        c = coro_suspending()
+        with Recorder(Suspend.__await__, coro_suspending, step_coro) as rec:
+            self.assertEqual(step_coro(c, None), "paused")
+            self.assertEqual(step_coro(c, 7), ("done", 7))
+        coro = "<coroutine coro_suspending>"
+        self.assertEqual(either_stop(rec.events), [
+            ("PY_START", "step_coro", 0),
+            ("CALL", "step_coro", 2, "send", coro),
+            ("PY_START", "coro_suspending", 0),
+            ("CALL", "coro_suspending", 1, "Suspend", "MISSING"),
+            ("C_RETURN", "coro_suspending", 1, "Suspend", "MISSING"),
+            ("PY_START", "__await__", 0),
+            ("PY_YIELD", "__await__", 1, "'paused'"),
+            ("PY_YIELD", "coro_suspending", 1, "'paused'"),
+            ("C_RETURN", "step_coro", 2, "send", coro),
+            ("PY_RETURN", "step_coro", 5, "'paused'"),
+            ("PY_START", "step_coro", 0),
+            ("CALL", "step_coro", 2, "send", coro),
+            ("PY_RESUME", "coro_suspending", 1),
+            ("PY_RESUME", "__await__", 1),
+            ("PY_RETURN", "__await__", 2, "7"),
+            (STOP, "coro_suspending", 1, exc(StopIteration, 7)),
+            ("PY_RETURN", "coro_suspending", 2, "7"),
+            ("C_RAISE", "step_coro", 2, "send", coro),
+            ("RAISE", "step_coro", 2, exc(StopIteration, 7)),
+            ("EXCEPTION_HANDLED", "step_coro", None, exc(StopIteration, 7)),
+            ("PY_RETURN", "step_coro", 5, "('done', 7)"),
+        ])
+
+    def test_async_generator(self):
+        ag = agen_values()
+        with Recorder(agen_values, step_agen) as rec:
+            results = [step_agen(ag), step_agen(ag), step_agen(ag)]
+        self.assertEqual(results, [1, 2, "end"])
+        agen = "<async_generator agen_values>"
+        asend = "<async_generator_asend>"
+        wrapped = "<async_generator_wrapped_value>"
+
+        def step(resume, yield_or_return, error, result):
+            return [
+                ("PY_START", "step_agen", 0),
+                ("CALL", "step_agen", 1, "__anext__", agen),
+                ("C_RETURN", "step_agen", 1, "__anext__", agen),
+                ("CALL", "step_agen", 3, "send", asend),
+                resume,
+                yield_or_return,
+                ("C_RAISE", "step_agen", 3, "send", asend),
+                ("RAISE", "step_agen", 3, error),
+                ("EXCEPTION_HANDLED", "step_agen", None, error),
+                ("PY_RETURN", "step_agen", 8, result),
+            ]
+        self.assertEqual(rec.events, [
+            *step(("PY_START", "agen_values", 0),
+                  ("PY_YIELD", "agen_values", 1, wrapped),
+                  exc(StopIteration, 1), "1"),
+            *step(("PY_RESUME", "agen_values", 1),
+                  ("PY_YIELD", "agen_values", 2, wrapped),
+                  exc(StopIteration, 2), "2"),
+            *step(("PY_RESUME", "agen_values", 2),
+                  ("PY_RETURN", "agen_values", 2, "None"),
+                  exc(StopAsyncIteration), "'end'"),
+        ])
+
+
+class TestExceptionEvents(MonitoringTestCase):
+
+    def test_raise_through_frames(self):
+        error = exc(KeyError, "deep")
+        with Recorder(raise_here, pass_through, catch_it,
+                      events=EXC_EVENTS) as rec:
+            self.assertEqual(catch_it(), ("deep",))
+        self.assertEqual(rec.events, [
+            ("PY_START", "catch_it", 0),
+            ("PY_START", "pass_through", 0),
+            ("PY_START", "raise_here", 0),
+            ("RAISE", "raise_here", 1, error),
+            ("PY_UNWIND", "raise_here", 1, error),
+            ("RAISE", "pass_through", 1, error),
+            ("PY_UNWIND", "pass_through", 1, error),
+            ("RAISE", "catch_it", 2, error),
+            ("EXCEPTION_HANDLED", "catch_it", None, error),
+            ("PY_RETURN", "catch_it", 5, "('deep',)"),
+        ])
+
+    def test_exception_argument_is_the_exception(self):
+        seen = []
+
+        def record(code, offset, exception):
+            if code in (raise_here.__code__, catch_it.__code__):
+                seen.append(exception)
+        self.claim(TOOL)
+        for name in ("RAISE", "PY_UNWIND", "EXCEPTION_HANDLED"):
+            mon.register_callback(TOOL, getattr(E, name), record)
+        mon.set_events(TOOL, events_of("RAISE", "PY_UNWIND",
+                                       "EXCEPTION_HANDLED"))
+        catch_it()
+        mon.set_events(TOOL, 0)
+        self.assertEqual(len(seen), 4)
+        self.assertIsInstance(seen[0], KeyError)
+        for other in seen[1:]:
+            self.assertIs(other, seen[0])
+
+    def test_raise_in_operation(self):
+        error = exc(KeyError, "missing")
+        with Recorder(raise_in_operation) as rec:
+            self.assertEqual(raise_in_operation(), "handled")
+        self.assertEqual(rec.events, [
+            ("PY_START", "raise_in_operation", 0),
+            ("RAISE", "raise_in_operation", 2, error),
+            ("EXCEPTION_HANDLED", "raise_in_operation", None, error),
+            ("PY_RETURN", "raise_in_operation", 5, "'handled'"),
+        ])
+
+    def test_bare_raise_is_reraise(self):
+        error = exc(KeyError, "a")
+        with Recorder(reraise_bare, catcher, events=EXC_EVENTS) as rec:
+            self.assertEqual(catcher(reraise_bare), "caught")
+        self.assertEqual(rec.events, [
+            ("PY_START", "catcher", 0),
+            ("PY_START", "reraise_bare", 0),
+            ("RAISE", "reraise_bare", 2, error),
+            ("EXCEPTION_HANDLED", "reraise_bare", None, error),
+            ("RERAISE", "reraise_bare", 4, error),
+            # The except block's cleanup handler (no line number).
+            ("EXCEPTION_HANDLED", "reraise_bare", None, error),
+            ("RERAISE", "reraise_bare", None, error),
+            ("PY_UNWIND", "reraise_bare", None, error),
+            ("RAISE", "catcher", 2, error),
+            ("EXCEPTION_HANDLED", "catcher", None, error),
+            ("PY_RETURN", "catcher", 5, "'caught'"),
+        ])
+
+    def test_finally_reraises(self):
+        error = exc(KeyError, "b")
+        with Recorder(reraise_finally, catcher, events=EXC_EVENTS) as rec:
+            self.assertEqual(catcher(reraise_finally), "caught")
+        # The cleanup handler of the finally block: 3.12+ gives it no line
+        # number, 3.11 the line of the finally body.
+        cleanup = None if NEW else 4
+        self.assertEqual(rec.events, [
+            ("PY_START", "catcher", 0),
+            ("PY_START", "reraise_finally", 0),
+            ("RAISE", "reraise_finally", 2, error),
+            ("EXCEPTION_HANDLED", "reraise_finally", None, error),
+            ("RERAISE", "reraise_finally", 4, error),
+            ("EXCEPTION_HANDLED", "reraise_finally", cleanup, error),
+            ("RERAISE", "reraise_finally", cleanup, error),
+            ("PY_UNWIND", "reraise_finally", cleanup, error),
+            ("RAISE", "catcher", 2, error),
+            ("EXCEPTION_HANDLED", "catcher", None, error),
+            ("PY_RETURN", "catcher", 5, "'caught'"),
+        ])
+
+    def test_no_matching_except(self):
+        error = exc(KeyError, "e")
+        with Recorder(except_no_match, catcher, events=EXC_EVENTS) as rec:
+            self.assertEqual(catcher(except_no_match), "caught")
+        self.assertEqual(rec.events, [
+            ("PY_START", "catcher", 0),
+            ("PY_START", "except_no_match", 0),
+            ("RAISE", "except_no_match", 2, error),
+            ("EXCEPTION_HANDLED", "except_no_match", None, error),
+            ("RERAISE", "except_no_match", 3, error),
+            ("EXCEPTION_HANDLED", "except_no_match", None, error),
+            ("RERAISE", "except_no_match", None, error),
+            ("PY_UNWIND", "except_no_match", None, error),
+            ("RAISE", "catcher", 2, error),
+            ("EXCEPTION_HANDLED", "catcher", None, error),
+            ("PY_RETURN", "catcher", 5, "'caught'"),
+        ])
+
+    def test_with_exit_reraises(self):
+        error = exc(KeyError, "c")
+        with Recorder(reraise_with, catcher, Manager.__enter__,
+                      Manager.__exit__, events=EXC_EVENTS) as rec:
+            self.assertEqual(catcher(reraise_with), "caught")
+        self.assertEqual(rec.events, [
+            ("PY_START", "catcher", 0),
+            ("PY_START", "reraise_with", 0),
+            ("PY_START", "__enter__", 0),
+            ("PY_RETURN", "__enter__", 1, "<Manager>"),
+            ("RAISE", "reraise_with", 2, error),
+            ("EXCEPTION_HANDLED", "reraise_with", 1, error),
+            ("PY_START", "__exit__", 0),
+            ("PY_RETURN", "__exit__", 1, "False"),
+            ("RERAISE", "reraise_with", 1, error),
+            ("EXCEPTION_HANDLED", "reraise_with", None, error),
+            ("RERAISE", "reraise_with", None, error),
+            ("PY_UNWIND", "reraise_with", None, error),
+            ("RAISE", "catcher", 2, error),
+            ("EXCEPTION_HANDLED", "catcher", None, error),
+            ("PY_RETURN", "catcher", 5, "'caught'"),
+        ])
+
+    def test_with_exit_suppresses(self):
+        error = exc(KeyError, "d")
+        with Recorder(suppress_with, Manager.__enter__, Manager.__exit__,
+                      events=EXC_EVENTS) as rec:
+            self.assertEqual(suppress_with(), "suppressed")
+        self.assertEqual(rec.events, [
+            ("PY_START", "suppress_with", 0),
+            ("PY_START", "__enter__", 0),
+            ("PY_RETURN", "__enter__", 1, "<Manager>"),
+            ("RAISE", "suppress_with", 2, error),
+            ("EXCEPTION_HANDLED", "suppress_with", 1, error),
+            ("PY_START", "__exit__", 0),
+            ("PY_RETURN", "__exit__", 1, "True"),
+            ("PY_RETURN", "suppress_with", 3, "'suppressed'"),
+        ])
+
+    def test_with_calls_are_not_call_events(self):
+        # __enter__ and __exit__ run without CALL events.
+        with Recorder(suppress_with, events=E.CALL) as rec:
+            suppress_with()
+        self.assertEqual(rec.events, [
+            ("CALL", "suppress_with", 1, "Manager", "True"),
+            ("C_RETURN", "suppress_with", 1, "Manager", "True"),
+            ("CALL", "suppress_with", 2, "KeyError", "'d'"),
+            ("C_RETURN", "suppress_with", 2, "KeyError", "'d'"),
+        ])
+
+
+# ---------------------------------------------------------------------------
+# Rules
+
+class TestDispatch(MonitoringTestCase):
+
+    def test_callback_order(self):
+        order = []
+        code = callee.__code__
+        for tool in (4, 1, 3):
+            self.claim(tool)
+            mon.register_callback(
+                tool, E.PY_START,
+                lambda c, o, tool=tool: order.append(tool) if c is code else None)
+            mon.set_events(tool, E.PY_START)
+        callee()
+        if FORK:
+            # The fork's contract: ascending tool id.
+            self.assertEqual(order, [1, 3, 4])
+        else:
+            # Upstream (3.12-3.14) calls the highest tool id first.
+            self.assertEqual(order, [4, 3, 1])
+
+    def test_same_event_two_tools(self):
+        first = Recorder(callee, tool=0, events=E.PY_START | E.PY_RETURN)
+        second = Recorder(callee, tool=5, events=E.PY_RETURN)
+        with first, second:
+            callee(4, 5)
+        self.assertEqual(first.events, [("PY_START", "callee", 0),
+                                        ("PY_RETURN", "callee", 2, "9")])
+        self.assertEqual(second.events, [("PY_RETURN", "callee", 2, "9")])
+
+    def test_no_recursion(self):
+        # Nothing a callback runs is reported, to any tool.
+        nested = []
+
+        def start(code, offset):
+            if code is call_plain.__code__:
+                nested.append(two_calls())
+                try:
+                    raise_here()
+                except KeyError:
+                    nested.append("raised")
+        self.claim(1)
+        mon.register_callback(1, E.PY_START, start)
+        mon.set_events(1, E.PY_START)
+        with Recorder(call_plain, two_calls, raise_here, callee,
+                      tool=4) as rec:
+            self.assertEqual(call_plain(), 39)
+        self.assertEqual(nested, [6, "raised"])
+        self.assertEqual([e[:2] for e in rec.events if e[1] != "callee"], [
+            ("PY_START", "call_plain"),
+            ("CALL", "call_plain"),
+            ("CALL", "call_plain"),
+            ("CALL", "call_plain"),
+            ("PY_RETURN", "call_plain"),
+        ])
+        self.assertEqual(len(rec.events), 5 + 3 * 2)
+
+    def test_other_return_values_ignored(self):
+        for value in (42, "x", True, mon.MISSING, object()):
+            with self.subTest(value=value):
+                rec = Recorder(callee, call_builtin_raises, call_plain)
+                rec.result = value
+                with rec:
+                    self.assertEqual(call_plain(), 39)
+                    self.assertEqual(call_plain(), 39)
+                    self.assertEqual(call_builtin_raises(), "caught")
+                self.assertEqual(len(rec.events), 2 * 11 + 6)
+                self.assertEqual(rec.events[:11], rec.events[11:22])
+
+
+class TestDisable(MonitoringTestCase):
+
+    def _call_counter(self, tool, disable_arg0=None):
+        seen = []
+
+        def call(code, offset, func, arg0):
+            if code is two_calls.__code__:
+                seen.append(arg0)
+                if arg0 == disable_arg0:
+                    return mon.DISABLE
+        self.claim(tool)
+        mon.register_callback(tool, E.CALL, call)
+        mon.set_events(tool, E.CALL)
+        return seen
+
+    def test_disable_one_location(self):
+        disabling = self._call_counter(0, disable_arg0=1)
+        other = self._call_counter(1)
+        two_calls()
+        self.assertEqual((disabling, other), ([1, 2], [1, 2]))
+        two_calls()
+        # Only that location, only for that tool.
+        self.assertEqual((disabling, other), ([1, 2, 2], [1, 2, 1, 2]))
+        two_calls()
+        self.assertEqual((disabling, other), ([1, 2, 2, 2], [1, 2] * 3))
+        mon.restart_events()
+        two_calls()
+        self.assertEqual(disabling, [1, 2, 2, 2, 1, 2])
+        self.assertEqual(other, [1, 2] * 4)
+
+    def test_disable_py_start_keeps_other_events(self):
+        log = []
+
+        def start(code, offset):
+            if code is callee.__code__:
+                log.append("start")
+                return mon.DISABLE
+
+        def ret(code, offset, value):
+            if code is callee.__code__:
+                log.append(value)
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.PY_START, start)
+        mon.register_callback(TOOL, E.PY_RETURN, ret)
+        mon.set_events(TOOL, E.PY_START | E.PY_RETURN)
+        callee(1, 1)
+        callee(2, 2)
+        mon.restart_events()
+        callee(3, 3)
+        self.assertEqual(log, ["start", 2, 4, "start", 6])
+
+    def test_disable_yield_location(self):
+        # Each yield is its own location.
+        seen = []
+
+        def on_yield(code, offset, value):
+            if code is gen_values.__code__:
+                seen.append(value)
+                if value == 1:
+                    return mon.DISABLE
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.PY_YIELD, on_yield)
+        mon.set_events(TOOL, E.PY_YIELD)
+        self.assertEqual(list(gen_values()), [1, 2])
+        self.assertEqual(list(gen_values()), [1, 2])
+        self.assertEqual(seen, [1, 2, 2])
+
+    def test_disable_local_event(self):
+        seen = []
+
+        def start(code, offset):
+            if code is callee.__code__:
+                seen.append(code.co_name)
+                return mon.DISABLE
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.PY_START, start)
+        self.set_local(TOOL, callee, E.PY_START)
+        callee()
+        callee()
+        self.assertEqual(seen, ["callee"])
+        self.assertEqual(mon.get_local_events(TOOL, callee.__code__),
+                         E.PY_START)
+        mon.restart_events()
+        callee()
+        self.assertEqual(seen, ["callee", "callee"])
+
+    def _check_disable_refused(self, event, events, func, codes, expected):
+        # DISABLE returned by a callback of a non-local event raises
+        # ValueError in the monitored code and unregisters the callback.
+        def callback(code, offset, *args):
+            if code in codes:
+                return mon.DISABLE
+        self.claim(TOOL)
+        mon.register_callback(TOOL, getattr(E, event), callback)
+        mon.set_events(TOOL, events)
+        with self.assertRaises(ValueError):
+            func()
+        self.assertIsNone(
+            mon.register_callback(TOOL, getattr(E, event), None))
+        self.assertEqual(mon.get_events(TOOL), events)
+        mon.set_events(TOOL, 0)
+        self.assertEqual(func(), expected)
+        mon.free_tool_id(TOOL)
+
+    def test_disable_refused_for_non_local_events(self):
+        def throw():
+            g = gen_values()
+            next(g)
+            return throw_uncaught(g, KeyError("t"))
+
+        def pop():
+            try:
+                {}.pop("k")
+            except KeyError:
+                return "normal"
+        cases = [
+            ("RAISE", E.RAISE, raise_in_operation,
+             {raise_in_operation.__code__}, "handled"),
+            ("EXCEPTION_HANDLED", E.EXCEPTION_HANDLED, raise_in_operation,
+             {raise_in_operation.__code__}, "handled"),
+            ("PY_UNWIND", E.PY_UNWIND, lambda: catcher(raise_here),
+             {raise_here.__code__}, "caught"),
+            ("RERAISE", E.RERAISE, lambda: catcher(reraise_bare),
+             {reraise_bare.__code__}, "caught"),
+            ("PY_THROW", E.PY_THROW, throw,
+             {gen_values.__code__}, "propagated"),
+            ("C_RAISE", E.CALL, pop, {pop.__code__}, "normal"),
+            ("C_RETURN", E.CALL, call_builtins,
+             {call_builtins.__code__}, 7),
+        ]
+        for event, events, func, codes, expected in cases:
+            with self.subTest(event=event):
+                self._check_disable_refused(event, events, func, codes,
+                                            expected)
+
+    def test_disable_refused_replaces_exception(self):
+        seen = []
+
+        def on_raise(code, offset, exception):
+            if code is raise_in_operation.__code__:
+                seen.append(exception)
+                return mon.DISABLE
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.RAISE, on_raise)
+        mon.set_events(TOOL, E.RAISE)
+        with self.assertRaises(ValueError) as caught:
+            raise_in_operation()
+        self.assertEqual(len(seen), 1)
+        self.assertIsInstance(seen[0], KeyError)
+        self.assertIn("RAISE", str(caught.exception))
+
+
+class TestLocalEvents(MonitoringTestCase):
+
+    def test_local_adds_to_global(self):
+        rec = Recorder(callee, call_plain, events=E.PY_RETURN)
+        with rec:
+            self.set_local(TOOL, callee, E.PY_START)
+            self.set_local(TOOL, call_plain, E.CALL)
+            self.assertEqual(mon.get_local_events(TOOL, callee.__code__),
+                             E.PY_START)
+            self.assertEqual(mon.get_local_events(TOOL, call_plain.__code__),
+                             E.CALL)
+            self.assertEqual(mon.get_events(TOOL), E.PY_RETURN)
+            call_plain()
+        self.assertEqual(rec.events, [
+            ("CALL", "call_plain", 1, "callee", "10"),
+            ("PY_START", "callee", 0),
+            ("PY_RETURN", "callee", 2, "30"),
+            ("CALL", "call_plain", 2, "callee", "MISSING"),
+            ("PY_START", "callee", 0),
+            ("PY_RETURN", "callee", 2, "3"),
+            ("CALL", "call_plain", 3, "callee", "5"),
+            ("PY_START", "callee", 0),
+            ("PY_RETURN", "callee", 2, "6"),
+            ("PY_RETURN", "call_plain", 4, "39"),
+        ])
+
+    def test_local_only_that_code(self):
+        rec = Recorder(callee, two_calls, call_plain, events=0)
+        with rec:
+            self.set_local(TOOL, callee, E.PY_START)
+            two_calls()
+            self.set_local(TOOL, callee, 0)
+            call_plain()
+        self.assertEqual(rec.events, [("PY_START", "callee", 0)] * 2)
+
+    def test_local_events_per_tool(self):
+        first = Recorder(callee, call_plain, tool=0, events=0)
+        second = Recorder(callee, call_plain, tool=4, events=0)
+        with first, second:
+            self.set_local(0, callee, E.PY_RETURN)
+            self.set_local(4, call_plain, E.PY_RETURN)
+            call_plain()
+        self.assertEqual(first.events,
+                         [("PY_RETURN", "callee", 2, v) for v in "30 3 6".split()])
+        self.assertEqual(second.events,
+                         [("PY_RETURN", "call_plain", 4, "39")])
+
+    def test_local_call_brings_c_events(self):
+        rec = Recorder(call_builtins, negate, events=0)
+        with rec:
+            self.set_local(TOOL, call_builtins, E.CALL)
+            call_builtins()
+        self.assertEqual([e[0] for e in rec.events],
+                         ["CALL", "C_RETURN"] * 4)
+
+
+class TestRestartEventsForTool(MonitoringTestCase):
+    """restart_events(tool_id) re-enables what that tool disabled (fork)."""
+
+    def _disabling(self, tool, seen):
+        def start(code, offset):
+            if code is callee.__code__:
+                seen.append(tool)
+                return mon.DISABLE
+        self.claim(tool)
+        mon.register_callback(tool, E.PY_START, start)
+        mon.set_events(tool, E.PY_START)
+
+    @unittest.skipUnless(FORK, "restart_events(tool_id) is a fork extension")
+    def test_restart_one_tool(self):
+        seen = []
+        self._disabling(0, seen)
+        self._disabling(2, seen)
+        callee()
+        self.assertEqual(sorted(seen), [0, 2])
+        seen.clear()
+        callee()
+        self.assertEqual(seen, [])
+        mon.restart_events(2)
+        callee()
+        self.assertEqual(seen, [2])
+        callee()
+        self.assertEqual(seen, [2])
+        mon.restart_events(0)
+        callee()
+        self.assertEqual(seen, [2, 0])
+        mon.restart_events()
+        callee()
+        self.assertEqual(sorted(seen[2:]), [0, 2])
+
+    @unittest.skipUnless(FORK, "restart_events(tool_id) is a fork extension")
+    def test_restart_other_tool_changes_nothing(self):
+        seen = []
+        self._disabling(0, seen)
+        self.claim(4)
+        callee()
+        mon.restart_events(4)
+        callee()
+        self.assertEqual(seen, [0])
+
+    def test_restart_all(self):
+        seen = []
+        self._disabling(0, seen)
+        self._disabling(2, seen)
+        callee()
+        callee()
+        mon.restart_events()
+        callee()
+        self.assertEqual(sorted(seen), [0, 0, 2, 2])
+
+
+class TestRaisingCallbacks(MonitoringTestCase):
+
+    def _run(self, raise_on, *targets, events=ALL):
+        rec = Recorder(callee, call_plain, *targets, events=events)
+        rec.raise_on = raise_on
+        with rec:
+            with self.assertRaises(Boom) as caught:
+                call_plain()
+        self.assertEqual(caught.exception.args, (raise_on[0],))
+        # The interpreter is fine afterwards.
+        self.assertEqual(call_plain(), 39)
+        return rec.events
+
+    def test_from_py_start(self):
+        boom = exc(Boom, "PY_START")
+        self.assertEqual(self._run(("PY_START", "callee")), [
+            ("PY_START", "call_plain", 0),
+            ("CALL", "call_plain", 1, "callee", "10"),
+            ("PY_START", "callee", 0),
+            # The callee's body does not run.
+            ("RAISE", "callee", 0, boom),
+            ("PY_UNWIND", "callee", 0, boom),
+            ("RAISE", "call_plain", 1, boom),
+            ("PY_UNWIND", "call_plain", 1, boom),
+        ])
+
+    def test_from_call(self):
+        boom = exc(Boom, "CALL")
+        self.assertEqual(self._run(("CALL", "call_plain")), [
+            ("PY_START", "call_plain", 0),
+            ("CALL", "call_plain", 1, "callee", "10"),
+            # Before the callee runs.
+            ("RAISE", "call_plain", 1, boom),
+            ("PY_UNWIND", "call_plain", 1, boom),
+        ])
+
+    def test_from_py_return(self):
+        boom = exc(Boom, "PY_RETURN")
+        self.assertEqual(self._run(("PY_RETURN", "callee")), [
+            ("PY_START", "call_plain", 0),
+            ("CALL", "call_plain", 1, "callee", "10"),
+            ("PY_START", "callee", 0),
+            ("PY_RETURN", "callee", 2, "30"),
+            ("RAISE", "callee", 2, boom),
+            ("PY_UNWIND", "callee", 2, boom),
+            ("RAISE", "call_plain", 1, boom),
+            ("PY_UNWIND", "call_plain", 1, boom),
+        ])
+
+    def test_from_c_return(self):
+        boom = exc(Boom, "C_RETURN")
+        rec = Recorder(call_builtins, negate)
+        rec.raise_on = ("C_RETURN", "call_builtins")
+        with rec:
+            with self.assertRaises(Boom):
+                call_builtins()
+        self.assertEqual(rec.events, [
+            ("PY_START", "call_builtins", 0),
+            ("CALL", "call_builtins", 1, "len", "'abc'"),
+            ("C_RETURN", "call_builtins", 1, "len", "'abc'"),
+            ("RAISE", "call_builtins", 1, boom),
+            ("PY_UNWIND", "call_builtins", 1, boom),
+        ])
+        self.assertEqual(call_builtins(), 7)
+
+    def test_from_c_raise_replaces_exception(self):
+        boom = exc(Boom, "C_RAISE")
+        rec = Recorder(call_builtin_raises)
+        rec.raise_on = ("C_RAISE", "call_builtin_raises")
+        with rec:
+            with self.assertRaises(Boom) as caught:
+                call_builtin_raises()
+        self.assertIsNone(caught.exception.__context__)
+        self.assertEqual(rec.events, [
+            ("PY_START", "call_builtin_raises", 0),
+            ("CALL", "call_builtin_raises", 2, "int", "'x'"),
+            ("C_RAISE", "call_builtin_raises", 2, "int", "'x'"),
+            ("RAISE", "call_builtin_raises", 2, boom),
+            ("EXCEPTION_HANDLED", "call_builtin_raises", None, boom),
+            ("RERAISE", "call_builtin_raises", 3, boom),
+            ("EXCEPTION_HANDLED", "call_builtin_raises", None, boom),
+            ("RERAISE", "call_builtin_raises", None, boom),
+            ("PY_UNWIND", "call_builtin_raises", None, boom),
+        ])
+        self.assertEqual(call_builtin_raises(), "caught")
+
+    def test_from_raise_replaces_exception(self):
+        rec = Recorder(raise_in_operation, events=EXC_EVENTS)
+        rec.raise_on = ("RAISE", "raise_in_operation")
+        with rec:
+            with self.assertRaises(Boom) as caught:
+                raise_in_operation()
+        self.assertIsNone(caught.exception.__context__)
+        boom = exc(Boom, "RAISE")
+        self.assertEqual(rec.events[:3], [
+            ("PY_START", "raise_in_operation", 0),
+            ("RAISE", "raise_in_operation", 2, exc(KeyError, "missing")),
+            ("EXCEPTION_HANDLED", "raise_in_operation", None, boom),
+        ])
+        self.assertEqual(rec.events[-1],
+                         ("PY_UNWIND", "raise_in_operation", None, boom))
+        self.assertEqual(raise_in_operation(), "handled")
+
+    def test_from_exception_handled(self):
+        rec = Recorder(raise_in_operation, events=EXC_EVENTS)
+        rec.raise_on = ("EXCEPTION_HANDLED", "raise_in_operation")
+        with rec:
+            with self.assertRaises(Boom):
+                raise_in_operation()
+        self.assertEqual(raise_in_operation(), "handled")
+
+    def test_from_py_yield(self):
+        rec = Recorder(gen_values)
+        rec.raise_on = ("PY_YIELD", "gen_values")
+        g = gen_values()
+        with rec:
+            with self.assertRaises(Boom):
+                next(g)
+        # The generator is finished.
+        self.assertIsNone(g.gi_frame)
+        self.assertEqual(list(g), [])
+        self.assertEqual(rec.events[:3], [
+            ("PY_START", "gen_values", 0),
+            ("PY_YIELD", "gen_values", 1, "1"),
+            ("RAISE", "gen_values", 1, exc(Boom, "PY_YIELD")),
+        ])
+        self.assertEqual(list(gen_values()), [1, 2])
+
+    def test_from_py_resume(self):
+        g = gen_values()
+        self.assertEqual(next(g), 1)
+        rec = Recorder(gen_values)
+        rec.raise_on = ("PY_RESUME", "gen_values")
+        with rec:
+            with self.assertRaises(Boom):
+                next(g)
+        self.assertIsNone(g.gi_frame)
+        self.assertEqual(rec.events[:2], [
+            ("PY_RESUME", "gen_values", 1),
+            ("RAISE", "gen_values", 1, exc(Boom, "PY_RESUME")),
+        ])
+        self.assertEqual(list(gen_values()), [1, 2])
+
+
+class TestReentrancy(MonitoringTestCase):
+
+    def test_callback_switches_events(self):
+        log = []
+
+        def start(code, offset):
+            if code is callee.__code__:
+                log.append(("start", mon.get_events(TOOL)))
+                mon.set_events(TOOL, E.PY_RETURN)
+
+        def ret(code, offset, value):
+            if code in (callee.__code__, two_calls.__code__):
+                log.append(("return", code.co_name, value))
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.PY_START, start)
+        mon.register_callback(TOOL, E.PY_RETURN, ret)
+        mon.set_events(TOOL, E.PY_START)
+        self.assertEqual(two_calls(), 6)
+        # PY_START is off from the callback on; PY_RETURN is on at once,
+        # in the frame that is running.
+        self.assertEqual(log, [
+            ("start", E.PY_START),
+            ("return", "callee", 2),
+            ("return", "callee", 4),
+            ("return", "two_calls", 6),
+        ])
+        self.assertEqual(mon.get_events(TOOL), E.PY_RETURN)
+
+    def test_callback_replaces_itself(self):
+        log = []
+
+        def second(code, offset):
+            if code is callee.__code__:
+                log.append("second")
+
+        def first(code, offset):
+            if code is callee.__code__:
+                log.append("first")
+                mon.register_callback(TOOL, E.PY_START, second)
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.PY_START, first)
+        mon.set_events(TOOL, E.PY_START)
+        two_calls()
+        self.assertEqual(log, ["first", "second"])
+
+    @unittest.skipUnless(HAS_314_API, "3.13's free_tool_id() keeps events")
+    def test_callback_frees_its_tool(self):
+        log = []
+
+        def start(code, offset):
+            if code is callee.__code__:
+                log.append("start")
+                mon.free_tool_id(TOOL)
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.PY_START, start)
+        mon.set_events(TOOL, E.PY_START)
+        self.assertEqual(two_calls(), 6)
+        self.assertEqual(log, ["start"])
+        self.assertIsNone(mon.get_tool(TOOL))
+
+    def test_enable_while_generator_suspended(self):
+        g = gen_values()
+        self.assertEqual(next(g), 1)
+        with Recorder(gen_values, events=GEN_EVENTS) as rec:
+            self.assertEqual(next(g), 2)
+            with self.assertRaises(StopIteration):
+                next(g)
+        self.assertEqual(rec.events, [
+            ("PY_RESUME", "gen_values", 1),
+            ("PY_YIELD", "gen_values", 2, "2"),
+            ("PY_RESUME", "gen_values", 2),
+            ("PY_RETURN", "gen_values", 3, "3"),
+        ])
+
+    def test_enable_inside_for_loop(self):
+        rec = Recorder(gen_values, events=GEN_EVENTS)
+        seen = []
+        try:
+            for value in gen_values():
+                seen.append(value)
+                if value == 1:
+                    rec.start()
+        finally:
+            rec.stop()
+        self.assertEqual(seen, [1, 2])
+        self.assertEqual(rec.events, [
+            ("PY_RESUME", "gen_values", 1),
+            ("PY_YIELD", "gen_values", 2, "2"),
+            ("PY_RESUME", "gen_values", 2),
+            ("PY_RETURN", "gen_values", 3, "3"),
+        ])
+
+    def test_disable_while_generator_suspended(self):
+        with Recorder(gen_values, events=GEN_EVENTS) as rec:
+            g = gen_values()
+            self.assertEqual(next(g), 1)
+            mon.set_events(TOOL, 0)
+            self.assertEqual(list(g), [2])
+        self.assertEqual(rec.events, [
+            ("PY_START", "gen_values", 0),
+            ("PY_YIELD", "gen_values", 1, "1"),
+        ])
+
+    def test_disable_from_callback_inside_generator(self):
+        log = []
+
+        def on_yield(code, offset, value):
+            if code is gen_values.__code__:
+                log.append(value)
+                mon.set_events(TOOL, 0)
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.PY_YIELD, on_yield)
+        mon.set_events(TOOL, E.PY_YIELD)
+        self.assertEqual(list(gen_values()), [1, 2])
+        self.assertEqual(log, [1])
+
+
+class TestThreads(MonitoringTestCase):
+
+    def test_events_from_worker_thread(self):
+        results = []
+        with Recorder(callee, two_calls) as rec:
+            worker = threading.Thread(
+                target=lambda: results.append(two_calls()))
+            worker.start()
+            worker.join()
+        self.assertEqual(results, [6])
+        self.assertEqual(rec.events, [
+            ("PY_START", "two_calls", 0),
+            ("CALL", "two_calls", 1, "callee", "1"),
+            ("PY_START", "callee", 0),
+            ("PY_RETURN", "callee", 2, "2"),
+            ("CALL", "two_calls", 2, "callee", "2"),
+            ("PY_START", "callee", 0),
+            ("PY_RETURN", "callee", 2, "4"),
+            ("PY_RETURN", "two_calls", 3, "6"),
+        ])
+
+    def test_switch_while_thread_runs(self):
+        # The worker is already running (blocked) when events change.
+        go = [threading.Event() for _ in range(2)]
+        done = [threading.Event() for _ in range(2)]
+        started = threading.Event()
+        results = []
+
+        def work():
+            started.set()
+            for index in range(2):
+                go[index].wait()
+                try:
+                    results.append(callee(index, 10))
+                finally:
+                    done[index].set()
+
+        rec = Recorder(callee, events=E.PY_START | E.PY_RETURN)
+        worker = threading.Thread(target=work)
+        worker.start()
+        try:
+            self.assertTrue(started.wait(support.SHORT_TIMEOUT))
+            rec.start()
+            go[0].set()
+            self.assertTrue(done[0].wait(support.SHORT_TIMEOUT))
+            mon.set_events(TOOL, 0)
+            go[1].set()
+            self.assertTrue(done[1].wait(support.SHORT_TIMEOUT))
+        finally:
+            go[0].set()
+            go[1].set()
+            worker.join()
+            rec.stop()
+        self.assertEqual(results, [10, 11])
+        self.assertEqual(rec.events, [("PY_START", "callee", 0),
+                                      ("PY_RETURN", "callee", 2, "10")])
+
+
+class TestCoexistence(MonitoringTestCase):
+
+    def test_settrace(self):
+        trace = []
+
+        def tracer(frame, event, arg):
+            if frame.f_code in (callee.__code__, two_calls.__code__):
+                trace.append((event, frame.f_code.co_name,
+                              frame.f_lineno - frame.f_code.co_firstlineno))
+            return tracer
+        with Recorder(callee, two_calls,
+                      events=E.PY_START | E.PY_RETURN | E.CALL) as rec:
+            sys.settrace(tracer)
+            try:
+                self.assertEqual(two_calls(), 6)
+            finally:
+                sys.settrace(None)
+        self.assertEqual(trace, [
+            ("call", "two_calls", 0),
+            ("line", "two_calls", 1),
+            ("call", "callee", 0),
+            ("line", "callee", 1),
+            ("line", "callee", 2),
+            ("return", "callee", 2),
+            ("line", "two_calls", 2),
+            ("call", "callee", 0),
+            ("line", "callee", 1),
+            ("line", "callee", 2),
+            ("return", "callee", 2),
+            ("line", "two_calls", 3),
+            ("return", "two_calls", 3),
+        ])
+        self.assertEqual(rec.events, [
+            ("PY_START", "two_calls", 0),
+            ("CALL", "two_calls", 1, "callee", "1"),
+            ("PY_START", "callee", 0),
+            ("PY_RETURN", "callee", 2, "2"),
+            ("CALL", "two_calls", 2, "callee", "2"),
+            ("PY_START", "callee", 0),
+            ("PY_RETURN", "callee", 2, "4"),
+            ("PY_RETURN", "two_calls", 3, "6"),
+        ])
+
+    def test_setprofile(self):
+        profile = []
+
+        def profiler(frame, event, arg):
+            if frame.f_code is call_builtins.__code__ or (
+                    frame.f_code is negate.__code__):
+                name = describe(arg) if event.startswith("c_") else None
+                profile.append((event, frame.f_code.co_name, name))
+        with Recorder(call_builtins, negate,
+                      events=E.PY_START | E.PY_RETURN) as rec:
+            sys.setprofile(profiler)
+            try:
+                self.assertEqual(call_builtins(), 7)
+            finally:
+                sys.setprofile(None)
+        self.assertEqual(profile, [
+            ("call", "call_builtins", None),
+            ("c_call", "call_builtins", "len"),
+            ("c_return", "call_builtins", "len"),
+            ("c_call", "call_builtins", "get"),
+            ("c_return", "call_builtins", "get"),
+            ("c_call", "call_builtins", "sorted"),
+            ("call", "negate", None),
+            ("return", "negate", None),
+            ("call", "negate", None),
+            ("return", "negate", None),
+            ("c_return", "call_builtins", "sorted"),
+            ("c_call", "call_builtins", "globals"),
+            ("c_return", "call_builtins", "globals"),
+            ("return", "call_builtins", None),
+        ])
+        self.assertEqual(rec.events, [
+            ("PY_START", "call_builtins", 0),
+            ("PY_START", "negate", 0),
+            ("PY_RETURN", "negate", 1, "-3"),
+            ("PY_START", "negate", 0),
+            ("PY_RETURN", "negate", 1, "-1"),
+            ("PY_RETURN", "call_builtins", 7, "7"),
+        ])
+
+    def test_trace_after_tool_freed(self):
+        trace = []
+
+        def tracer(frame, event, arg):
+            if frame.f_code is callee.__code__:
+                trace.append(event)
+            return tracer
+        with Recorder(callee):
+            callee()
+        sys.settrace(tracer)
+        try:
+            callee()
+        finally:
+            sys.settrace(None)
+        self.assertEqual(trace, ["call", "line", "line", "return"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,1173 @@
+/* PEP 669 monitoring (sys.monitoring) for CPython 3.11's eval loop.
+
+   Design
+   ------
+
+   Tools (ids 0-5) register callbacks per event and switch events on globally
+   (sys.monitoring.set_events) or per code object (set_local_events).  All of
+   that is per-interpreter state, PyInterpreterState.monitoring.
+
+   Events that belong to an instruction (PY_START and PY_RESUME at RESUME,
+   PY_RETURN, PY_YIELD, CALL with its ancillary C_RETURN and C_RAISE,
+   STOP_ITERATION at FOR_ITER and SEND) are delivered by INSTRUMENTED_*
+   opcodes that this file writes over the instruction in the code object's
+   adaptive bytecode, only where some tool wants that event.  An instrumented
+   instruction fires its event and then runs the base instruction's generic
+   (unspecialized) implementation.  Everywhere else the bytecode stays
+   quickened and specialized, so code no tool looks at runs at full speed.
+
+   Events about exceptions (RAISE, RERAISE, EXCEPTION_HANDLED, PY_UNWIND,
+   PY_THROW) can only be set globally; the eval loop's error paths test the
+   global event set directly, which costs nothing on the normal path.
+
+   Instrumentation is lazy.  Every change of tool state bumps
+   interp->monitoring.version; a code object records the version its bytecode
+   matches (co->_co_instrumentation_version) and RESUME, which starts every
+   function and every generator resumption, compares the two and calls
+   _Py_Instrument() when they differ.  When no tool has ever been used both are
+   0, so the only cost on the hot path is that comparison.  Code already
+   running on some thread's stack when a change is made is instrumented at once
+   (instrument_executing_code), since it will not pass a RESUME before it
+   returns.  gen.throw() enters a frame without a RESUME, so it instruments too.
+
+   Which tools receive an event is decided when it fires, from the current
+   global and local event sets minus the tools that returned DISABLE at that
+   location.  Instrumented bytecode therefore only needs to be a superset of
+   the locations wanted: stale instrumentation costs a test, never a wrong
+   event.  A DISABLE is recorded in a per-location mask (one bit per tool) and
+   the location is de-instrumented at once if no tool wants it any more; the
+   masks survive re-instrumentation until restart_events() clears them.
+
+   Re-instrumenting a code object is one pass over its bytecode
+   (instrument_code): code is quickened first, so every instruction is either
+   quickened/specialized or instrumented, and the pass writes the instrumented
+   opcode or the quickened form of the base instruction (the adaptive opcode
+   with a fresh counter) at each event location.  Quickening never runs on
+   instrumented code, and specialization only rewrites the adaptive
+   instruction being executed, so it cannot overwrite an instrumented one.
+   The one specialization that reaches past its own instruction is PRECALL:
+   its specialized forms perform the call and skip the CALL that follows.
+   While a CALL is instrumented its PRECALL is therefore INSTRUMENTED_PRECALL,
+   which never specializes and leaves the unpacking of a bound method to
+   INSTRUMENTED_CALL, so that the CALL event sees the callable as called.
+   Instrumented opcodes keep their oparg, so EXTENDED_ARG prefixes need no
+   care, and they keep the base instruction's inline cache entries.
+
+   co_code, marshal and .pyc files never see instrumentation: the
+   INSTRUMENTED_* opcodes are in _PyOpcode_Deopt like specialized ones, so
+   _PyCode_GetCode() and everything else that deoptimizes maps them back.
+
+   While a callback runs, tstate->tracing is raised, as for sys.settrace
+   callbacks: no events are delivered for code the callback runs, and the two
+   mechanisms do not call into each other.  sys.settrace and sys.setprofile are
+   untouched otherwise (DO_TRACING dispatches instrumented opcodes as they are).
+
+   ABI
+   ---
+
+   Extensions built against stock 3.11 headers must keep working, so no field
+   they (or out-of-process profilers, which read co_code_adaptive at a fixed
+   offset) can see moves:
+
+   - PyCodeObject: _co_instrumentation_version (uint32_t) sits in the four
+     bytes of padding between _co_firsttraceable (int) and co_extra (pointer);
+     the static assertions below check that co_extra and co_code_adaptive keep
+     their offsets.  The per-code monitoring data hangs off co_extra, whose
+     layout is private to Objects/codeobject.c (_PyCode_GetExtra/SetExtra are
+     the only interface).
+   - PyInterpreterState: opaque outside the core; the new state is appended.
+   - PyThreadState and _PyCFrame: unchanged.
+   - Opcode numbers of existing instructions are unchanged; the new ones use
+     the free range at the top (Lib/opcode.py), so the bytecode magic number
+     and .pyc files stay those of stock 3.11.
+*/
+
+#include "Python.h"
+#include "pycore_call.h"          // _PyObject_VectorcallTstate()
+#include "pycore_code.h"          // _PyCode_Quicken()
+#include "pycore_frame.h"         // _PyInterpreterFrame
+#include "pycore_instruments.h"
+#include "pycore_interp.h"        // PyInterpreterState.monitoring
+#include "pycore_namespace.h"     // _PyNamespace_New()
+#include "pycore_object.h"        // _PyObject_IMMORTAL_INIT()
+#include "pycore_opcode.h"        // _PyOpcode_Deopt
+#include "pycore_pyerrors.h"      // _PyErr_Fetch()
+#include "pycore_pystate.h"       // _PyInterpreterState_GET()
+
+#include <stddef.h>               // offsetof()
+
+/* co_extra and co_code_adaptive must not move (see "ABI" above). */
+static_assert(offsetof(PyCodeObject, _co_instrumentation_version) ==
+              offsetof(PyCodeObject, _co_firsttraceable) + sizeof(int),
+              "_co_instrumentation_version must follow _co_firsttraceable");
+static_assert(offsetof(PyCodeObject, co_extra) ==
+              _Py_SIZE_ROUND_UP(offsetof(PyCodeObject, _co_firsttraceable) + sizeof(int),
+                                _Alignof(void *)),
+              "_co_instrumentation_version must fit in padding before co_extra");
+static_assert(offsetof(PyCodeObject, co_code_adaptive) ==
+              offsetof(PyCodeObject, co_extra) + sizeof(void *),
+              "co_code_adaptive moved");
+
+/* The sentinels: plain objects, as upstream has them. */
+PyObject _PyInstrumentation_DISABLE = _PyObject_IMMORTAL_INIT(&PyBaseObject_Type);
+PyObject _PyInstrumentation_MISSING = _PyObject_IMMORTAL_INIT(&PyBaseObject_Type);
+
+static const char *const event_names[_PY_MONITORING_EVENTS] = {
+    [PY_MONITORING_EVENT_PY_START] = "PY_START",
+    [PY_MONITORING_EVENT_PY_RESUME] = "PY_RESUME",
+    [PY_MONITORING_EVENT_PY_RETURN] = "PY_RETURN",
+    [PY_MONITORING_EVENT_PY_YIELD] = "PY_YIELD",
+    [PY_MONITORING_EVENT_CALL] = "CALL",
+    [PY_MONITORING_EVENT_LINE] = "LINE",
+    [PY_MONITORING_EVENT_INSTRUCTION] = "INSTRUCTION",
+    [PY_MONITORING_EVENT_JUMP] = "JUMP",
+    [PY_MONITORING_EVENT_BRANCH_LEFT] = "BRANCH_LEFT",
+    [PY_MONITORING_EVENT_BRANCH_RIGHT] = "BRANCH_RIGHT",
+    [PY_MONITORING_EVENT_STOP_ITERATION] = "STOP_ITERATION",
+    [PY_MONITORING_EVENT_RAISE] = "RAISE",
+    [PY_MONITORING_EVENT_EXCEPTION_HANDLED] = "EXCEPTION_HANDLED",
+    [PY_MONITORING_EVENT_PY_UNWIND] = "PY_UNWIND",
+    [PY_MONITORING_EVENT_PY_THROW] = "PY_THROW",
+    [PY_MONITORING_EVENT_RERAISE] = "RERAISE",
+    [PY_MONITORING_EVENT_C_RETURN] = "C_RETURN",
+    [PY_MONITORING_EVENT_C_RAISE] = "C_RAISE",
+    [PY_MONITORING_EVENT_BRANCH] = "BRANCH",
+};
+
+#define ALL_EVENTS ((1 << _PY_MONITORING_EVENTS) - 1)
+
+/* The instrumented form of each base instruction that carries an event. */
+static const uint8_t instrumented_opcode[256] = {
+    [RESUME] = INSTRUMENTED_RESUME,
+    [RETURN_VALUE] = INSTRUMENTED_RETURN_VALUE,
+    [YIELD_VALUE] = INSTRUMENTED_YIELD_VALUE,
+    [CALL] = INSTRUMENTED_CALL,
+    [CALL_FUNCTION_EX] = INSTRUMENTED_CALL_FUNCTION_EX,
+    [FOR_ITER] = INSTRUMENTED_FOR_ITER,
+    [SEND] = INSTRUMENTED_SEND,
+};
+
+/* The event an instruction carries, or -1. */
+static inline int
+instruction_event(int base_opcode, int oparg)
+{
+    switch (base_opcode) {
+        case RESUME:
+            return oparg == 0 ? PY_MONITORING_EVENT_PY_START
+                              : PY_MONITORING_EVENT_PY_RESUME;
+        case RETURN_VALUE:
+            return PY_MONITORING_EVENT_PY_RETURN;
+        case YIELD_VALUE:
+            return PY_MONITORING_EVENT_PY_YIELD;
+        case CALL:
+        case CALL_FUNCTION_EX:
+            return PY_MONITORING_EVENT_CALL;
+        case FOR_ITER:
+        case SEND:
+            return PY_MONITORING_EVENT_STOP_ITERATION;
+        default:
+            return -1;
+    }
+}
+
+
+/* Per-code-object data ----------------------------------------------------*/
+
+struct _PyCoMonitoringData {
+    PyCodeObject *code;                 /* borrowed: the data dies with it */
+    PyInterpreterState *interp;
+    _PyCoMonitoringData *prev, *next;   /* interp->monitoring.instrumented_code */
+    _Py_Monitors local;                 /* set_local_events() */
+    uint8_t *disabled;                  /* per code unit: tools that DISABLEd
+                                           this location, or NULL */
+    Py_ssize_t instrumented;            /* instrumented instructions */
+};
+
+static _PyCoMonitoringData *
+get_data(PyCodeObject *co)
+{
+    return (_PyCoMonitoringData *)_PyCode_GetMonitoringData(co);
+}
+
+static _PyCoMonitoringData *
+get_or_create_data(PyCodeObject *co, PyInterpreterState *interp)
+{
+    _PyCoMonitoringData *data = get_data(co);
+    if (data != NULL) {
+        return data;
+    }
+    data = PyMem_Calloc(1, sizeof(_PyCoMonitoringData));
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (_PyCode_SetMonitoringData(co, data) < 0) {
+        PyMem_Free(data);
+        return NULL;
+    }
+    data->code = co;
+    data->interp = interp;
+    data->next = interp->monitoring.instrumented_code;
+    if (data->next != NULL) {
+        data->next->prev = data;
+    }
+    interp->monitoring.instrumented_code = data;
+    return data;
+}
+
+static void
+free_data(_PyCoMonitoringData *data)
+{
+    if (data->prev != NULL) {
+        data->prev->next = data->next;
+    }
+    else {
+        data->interp->monitoring.instrumented_code = data->next;
+    }
+    if (data->next != NULL) {
+        data->next->prev = data->prev;
+    }
+    PyMem_Free(data->disabled);
+    PyMem_Free(data);
+}
+
+void
+_PyMonitoring_CodeDealloc(PyCodeObject *co)
+{
+    _PyCoMonitoringData *data = get_data(co);
+    if (data != NULL) {
+        free_data(data);
+        (void)_PyCode_SetMonitoringData(co, NULL);
+    }
+    co->_co_instrumentation_version = 0;
+}
+
+
+/* Rewriting bytecode -------------------------------------------------------*/
+
+/* Events wanted in `co` by any tool: the global sets plus co's local ones. */
+static void
+wanted_events(PyInterpreterState *interp, _PyCoMonitoringData *data, _Py_Monitors *out)
+{
+    for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+        out->tools[e] = interp->monitoring.events.tools[e];
+        if (data != NULL) {
+            out->tools[e] |= data->local.tools[e];
+        }
+    }
+}
+
+static int
+wants_any_instruction_event(const _Py_Monitors *m)
+{
+    static const int events[] = {
+        PY_MONITORING_EVENT_PY_START, PY_MONITORING_EVENT_PY_RESUME,
+        PY_MONITORING_EVENT_PY_RETURN, PY_MONITORING_EVENT_PY_YIELD,
+        PY_MONITORING_EVENT_CALL, PY_MONITORING_EVENT_STOP_ITERATION,
+    };
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(events); i++) {
+        if (m->tools[events[i]]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Write the quickened form of `base` at instrs[i]: what the specializer would
+   have left there before it specialized anything. */
+static void
+restore_quickened(_Py_CODEUNIT *instrs, int i, int base)
+{
+    int adaptive = _PyOpcode_Adaptive[base];
+    if (adaptive) {
+        _Py_SET_OPCODE(instrs[i], adaptive);
+        instrs[i + 1] = adaptive_counter_start();
+    }
+    else if (base == RESUME) {
+        _Py_SET_OPCODE(instrs[i], RESUME_QUICK);
+    }
+    else {
+        _Py_SET_OPCODE(instrs[i], base);
+    }
+}
+
+static void
+ensure_quickened(PyCodeObject *co)
+{
+    if (co->co_warmup != 0) {
+        co->co_warmup = 0;
+        _PyCode_Quicken(co);
+    }
+}
+
+/* One pass over the bytecode: instrument every location where some tool
+   wants the event and has not DISABLEd it, de-instrument the others. */
+static void
+instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors *wanted)
+{
+    ensure_quickened(co);
+    _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    Py_ssize_t n = Py_SIZE(co);
+    Py_ssize_t count = 0;
+    int precall = -1;
+    for (int i = 0; i < n; i++) {
+        int opcode = _Py_OPCODE(instrs[i]);
+        int base = _PyOpcode_Deopt[opcode];
+        int event = instruction_event(base, _Py_OPARG(instrs[i]));
+        if (base == PRECALL) {
+            precall = i;
+        }
+        if (event >= 0) {
+            uint8_t tools = wanted->tools[event];
+            if (data->disabled != NULL) {
+                tools &= ~data->disabled[i];
+            }
+            if (tools) {
+                _Py_SET_OPCODE(instrs[i], instrumented_opcode[base]);
+                count++;
+                if (base == CALL && precall >= 0) {
+                    _Py_SET_OPCODE(instrs[precall], INSTRUMENTED_PRECALL);
+                }
+            }
+            else if (opcode >= MIN_INSTRUMENTED_OPCODE) {
+                restore_quickened(instrs, i, base);
+                if (base == CALL && precall >= 0 &&
+                    _Py_OPCODE(instrs[precall]) == INSTRUMENTED_PRECALL) {
+                    restore_quickened(instrs, precall, PRECALL);
+                }
+            }
+        }
+        i += _PyOpcode_Caches[base];
+    }
+    data->instrumented = count;
+}
+
+static int
+force_instrument(PyCodeObject *co, PyInterpreterState *interp)
+{
+    _PyCoMonitoringData *data = get_data(co);
+    _Py_Monitors wanted;
+    wanted_events(interp, data, &wanted);
+    if (wants_any_instruction_event(&wanted) || (data != NULL && data->instrumented)) {
+        if (data == NULL) {
+            data = get_or_create_data(co, interp);
+            if (data == NULL) {
+                return -1;
+            }
+        }
+        instrument_code(co, data, &wanted);
+    }
+    co->_co_instrumentation_version = interp->monitoring.version;
+    return 0;
+}
+
+int
+_Py_Instrument(PyCodeObject *co, PyInterpreterState *interp)
+{
+    if (co->_co_instrumentation_version == interp->monitoring.version) {
+        return 0;
+    }
+    return force_instrument(co, interp);
+}
+
+/* Code running on any thread's stack will not pass a RESUME before it returns,
+   so bring it up to date now. */
+static int
+instrument_executing_code(PyInterpreterState *interp)
+{
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
+         ts = PyThreadState_Next(ts))
+    {
+        _PyInterpreterFrame *frame = ts->cframe->current_frame;
+        for (; frame != NULL; frame = frame->previous) {
+            if (_Py_Instrument(frame->f_code, interp) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+tool_state_changed(PyInterpreterState *interp)
+{
+    interp->monitoring.version++;
+    return instrument_executing_code(interp);
+}
+
+
+/* Firing events --------------------------------------------------------*/
+
+static inline int
+is_local_event(int event)
+{
+    return (_PY_MONITORING_LOCAL_EVENT_SET >> event) & 1;
+}
+
+/* The tools that receive `event` fired at instruction `index` of `co`. */
+static uint8_t
+tools_for_event(PyInterpreterState *interp, PyCodeObject *co, int event, int index)
+{
+    _PyCoMonitoringData *data;
+    uint8_t tools = interp->monitoring.events.tools[event];
+    if (is_local_event(event)) {
+        data = get_data(co);
+        if (data != NULL) {
+            tools |= data->local.tools[event];
+            if (data->disabled != NULL) {
+                tools &= ~data->disabled[index];
+            }
+        }
+    }
+    else if ((_PY_MONITORING_C_EVENT_SET >> event) & 1) {
+        /* Ancillary to CALL: seen by the tools that monitor the CALL here. */
+        tools = tools_for_event(interp, co, PY_MONITORING_EVENT_CALL, index);
+    }
+    return tools;
+}
+
+static int
+disable_location(PyInterpreterState *interp, PyCodeObject *co, int index, int tool)
+{
+    _PyCoMonitoringData *data = get_or_create_data(co, interp);
+    if (data == NULL) {
+        return -1;
+    }
+    if (data->disabled == NULL) {
+        data->disabled = PyMem_Calloc(Py_SIZE(co), 1);
+        if (data->disabled == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    data->disabled[index] |= (uint8_t)(1 << tool);
+    /* De-instrument the location now if nobody wants it any more. */
+    _Py_Monitors wanted;
+    wanted_events(interp, data, &wanted);
+    instrument_code(co, data, &wanted);
+    return 0;
+}
+
+/* args[0] is scratch space for PY_VECTORCALL_ARGUMENTS_OFFSET; args[1] and
+   args[2] are filled in here (code, offset); the event's own arguments follow.
+   nargs counts from args[1]. */
+static int
+call_instrumentation_vector(PyThreadState *tstate, int event,
+                            _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
+                            Py_ssize_t nargs, PyObject **args)
+{
+    if (tstate->tracing) {
+        return 0;
+    }
+    PyInterpreterState *interp = tstate->interp;
+    PyCodeObject *co = frame->f_code;
+    int index = (int)(instr - _PyCode_CODE(co));
+    uint8_t tools = tools_for_event(interp, co, event, index);
+    if (tools == 0) {
+        return 0;
+    }
+    PyObject *offset = PyLong_FromLong(index * (long)sizeof(_Py_CODEUNIT));
+    if (offset == NULL) {
+        return -1;
+    }
+    args[1] = (PyObject *)co;
+    args[2] = offset;
+    int err = 0;
+    for (int tool = 0; tools != 0; tool++) {
+        if (!(tools & (1 << tool))) {
+            continue;
+        }
+        tools &= ~(1 << tool);
+        PyObject *callback = interp->monitoring.callables[tool][event];
+        if (callback == NULL) {
+            continue;
+        }
+        Py_INCREF(callback);
+        /* As for sys.settrace callbacks: no events, and no DO_TRACING, for the
+           code the callback runs. */
+        PyThreadState_EnterTracing(tstate);
+        PyObject *res = _PyObject_VectorcallTstate(
+            tstate, callback, args + 1, nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        PyThreadState_LeaveTracing(tstate);
+        Py_DECREF(callback);
+        if (res == NULL) {
+            err = -1;
+            break;
+        }
+        Py_DECREF(res);
+        if (res == &_PyInstrumentation_DISABLE) {
+            if (!is_local_event(event)) {
+                /* A tool that does this is broken: stop calling it. */
+                Py_CLEAR(interp->monitoring.callables[tool][event]);
+                PyErr_Format(PyExc_ValueError,
+                             "cannot disable %s events (only local events can be "
+                             "disabled); the callback has been unregistered",
+                             event_names[event]);
+                err = -1;
+                break;
+            }
+            if (disable_location(interp, co, index, tool) < 0) {
+                err = -1;
+                break;
+            }
+        }
+    }
+    Py_DECREF(offset);
+    return err;
+}
+
+int
+_Py_call_instrumentation(PyThreadState *tstate, int event,
+                         _PyInterpreterFrame *frame, _Py_CODEUNIT *instr)
+{
+    PyObject *args[3] = {NULL, NULL, NULL};
+    return call_instrumentation_vector(tstate, event, frame, instr, 2, args);
+}
+
+int
+_Py_call_instrumentation_arg(PyThreadState *tstate, int event,
+                             _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
+                             PyObject *arg)
+{
+    PyObject *args[4] = {NULL, NULL, NULL, arg};
+    return call_instrumentation_vector(tstate, event, frame, instr, 3, args);
+}
+
+int
+_Py_call_instrumentation_2args(PyThreadState *tstate, int event,
+                               _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
+                               PyObject *arg0, PyObject *arg1)
+{
+    PyObject *args[5] = {NULL, NULL, NULL, arg0, arg1};
+    return call_instrumentation_vector(tstate, event, frame, instr, 4, args);
+}
+
+/* Fire an event about the exception being raised or handled.  With
+   `with_exc`, the exception is the event's argument; otherwise arg0 and arg1
+   are (C_RAISE).  The exception survives unless a callback raises. */
+static int
+call_instrumentation_exc(PyThreadState *tstate, int event,
+                         _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
+                         int with_exc, PyObject *arg0, PyObject *arg1)
+{
+    if (tstate->tracing) {
+        return 0;
+    }
+    PyCodeObject *co = frame->f_code;
+    int index = (int)(instr - _PyCode_CODE(co));
+    if (tools_for_event(tstate->interp, co, event, index) == 0) {
+        return 0;
+    }
+    PyObject *type, *value, *tb;
+    _PyErr_Fetch(tstate, &type, &value, &tb);
+    _PyErr_NormalizeException(tstate, &type, &value, &tb);
+    if (tb != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    int err;
+    if (with_exc) {
+        PyObject *args[4] = {NULL, NULL, NULL, value};
+        err = call_instrumentation_vector(tstate, event, frame, instr, 3, args);
+    }
+    else {
+        PyObject *args[5] = {NULL, NULL, NULL, arg0, arg1};
+        err = call_instrumentation_vector(tstate, event, frame, instr, 4, args);
+    }
+    if (err == 0) {
+        _PyErr_Restore(tstate, type, value, tb);
+    }
+    else {
+        /* The callback's exception replaces the one being reported. */
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+    }
+    return err;
+}
+
+int
+_Py_call_instrumentation_exc0(PyThreadState *tstate, int event,
+                              _PyInterpreterFrame *frame, _Py_CODEUNIT *instr)
+{
+    return call_instrumentation_exc(tstate, event, frame, instr, 1, NULL, NULL);
+}
+
+int
+_Py_call_instrumentation_exc2(PyThreadState *tstate, int event,
+                              _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
+                              PyObject *arg0, PyObject *arg1)
+{
+    return call_instrumentation_exc(tstate, event, frame, instr, 0, arg0, arg1);
+}
+
+int
+_Py_call_instrumentation_stop_iteration(PyThreadState *tstate,
+                                        _PyInterpreterFrame *frame,
+                                        _Py_CODEUNIT *instr, PyObject *value)
+{
+    if (tstate->tracing) {
+        return 0;
+    }
+    PyCodeObject *co = frame->f_code;
+    int index = (int)(instr - _PyCode_CODE(co));
+    if (tools_for_event(tstate->interp, co, PY_MONITORING_EVENT_STOP_ITERATION, index) == 0) {
+        return 0;
+    }
+    /* The StopIteration the generator protocol would have raised. */
+    PyObject *exc = Py_IsNone(value) ? PyObject_CallNoArgs(PyExc_StopIteration)
+                                     : PyObject_CallOneArg(PyExc_StopIteration, value);
+    if (exc == NULL) {
+        return -1;
+    }
+    int err = _Py_call_instrumentation_arg(
+        tstate, PY_MONITORING_EVENT_STOP_ITERATION, frame, instr, exc);
+    Py_DECREF(exc);
+    return err;
+}
+
+
+/* Tool state -------------------------------------------------------------*/
+
+static int
+check_tool_id(int tool_id)
+{
+    if (tool_id < 0 || tool_id >= PY_MONITORING_TOOL_IDS) {
+        PyErr_Format(PyExc_ValueError, "invalid tool %d (must be between 0 and %d)",
+                     tool_id, PY_MONITORING_TOOL_IDS - 1);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+check_tool_in_use(PyInterpreterState *interp, int tool_id)
+{
+    if (check_tool_id(tool_id) < 0) {
+        return -1;
+    }
+    if (interp->monitoring.tool_names[tool_id] == NULL) {
+        PyErr_Format(PyExc_ValueError, "tool %d is not in use", tool_id);
+        return -1;
+    }
+    return 0;
+}
+
+/* Validate an event set and return it as stored: C_RETURN and C_RAISE are
+   accepted only together with CALL, which then stands for all three. */
+static int
+check_event_set(int event_set, int allowed, const char *what)
+{
+    const int call_events = (1 << PY_MONITORING_EVENT_CALL) | _PY_MONITORING_C_EVENT_SET;
+    if (event_set & ~(allowed | _PY_MONITORING_C_EVENT_SET)) {
+        PyErr_Format(PyExc_ValueError, "invalid %sevent set 0x%x", what, event_set);
+        return -1;
+    }
+    if ((event_set & _PY_MONITORING_C_EVENT_SET) && (event_set & call_events) != call_events) {
+        PyErr_SetString(PyExc_ValueError,
+                        "C_RETURN and C_RAISE can only be set together, with CALL");
+        return -1;
+    }
+    event_set &= ~_PY_MONITORING_C_EVENT_SET;
+    if (event_set & _PY_MONITORING_UNSUPPORTED_EVENT_SET) {
+        int event = 0;
+        while (!((event_set & _PY_MONITORING_UNSUPPORTED_EVENT_SET) >> event & 1)) {
+            event++;
+        }
+        PyErr_Format(PyExc_ValueError,
+                     "the %s event is not supported by this build of Python yet",
+                     event_names[event]);
+        return -1;
+    }
+    return event_set;
+}
+
+static int
+get_tool_events(const _Py_Monitors *m, int tool_id)
+{
+    int events = 0;
+    for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+        if ((m->tools[e] >> tool_id) & 1) {
+            events |= 1 << e;
+        }
+    }
+    return events;
+}
+
+static void
+set_tool_events(_Py_Monitors *m, int tool_id, int events)
+{
+    for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+        if ((events >> e) & 1) {
+            m->tools[e] |= (uint8_t)(1 << tool_id);
+        }
+        else {
+            m->tools[e] &= (uint8_t)~(1 << tool_id);
+        }
+    }
+}
+
+/* Clear the DISABLE masks of the tools in `tools`, in every code object. */
+static void
+clear_disabled(PyInterpreterState *interp, uint8_t tools)
+{
+    for (_PyCoMonitoringData *data = interp->monitoring.instrumented_code;
+         data != NULL; data = data->next)
+    {
+        if (data->disabled == NULL) {
+            continue;
+        }
+        Py_ssize_t n = Py_SIZE(data->code);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            data->disabled[i] &= (uint8_t)~tools;
+        }
+    }
+}
+
+static int
+clear_tool(PyInterpreterState *interp, int tool_id)
+{
+    set_tool_events(&interp->monitoring.events, tool_id, 0);
+    for (_PyCoMonitoringData *data = interp->monitoring.instrumented_code;
+         data != NULL; data = data->next)
+    {
+        set_tool_events(&data->local, tool_id, 0);
+    }
+    clear_disabled(interp, (uint8_t)(1 << tool_id));
+    for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+        Py_CLEAR(interp->monitoring.callables[tool_id][e]);
+    }
+    return tool_state_changed(interp);
+}
+
+void
+_PyMonitoring_Fini(PyInterpreterState *interp)
+{
+    struct _Py_monitoring_state *m = &interp->monitoring;
+    for (int tool = 0; tool < PY_MONITORING_TOOL_IDS; tool++) {
+        for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+            Py_CLEAR(m->callables[tool][e]);
+        }
+        Py_CLEAR(m->tool_names[tool]);
+    }
+    memset(&m->events, 0, sizeof(m->events));
+    /* Code objects can outlive the interpreter's tools (static code objects
+       outlive the interpreter): leave them uninstrumented, without data. */
+    while (m->instrumented_code != NULL) {
+        _PyCoMonitoringData *data = m->instrumented_code;
+        PyCodeObject *co = data->code;
+        memset(&data->local, 0, sizeof(data->local));
+        if (data->instrumented) {
+            _Py_Monitors none = {{0}};
+            instrument_code(co, data, &none);
+        }
+        _PyMonitoring_CodeDealloc(co);
+    }
+    m->version = 0;
+}
+
+
+/* sys.monitoring ----------------------------------------------------------*/
+
+/*[clinic input]
+module monitoring
+[clinic start generated code]*/
+/*[clinic end generated code: output=da39a3ee5e6b4b0d input=37257f5987a360cf]*/
+
+#include "clinic/instrumentation.c.h"
+
+/*[clinic input]
+monitoring.use_tool_id
+
+    tool_id: int
+    name: object
+    /
+
+Claim tool_id for the tool called name.
+
+Raises ValueError if tool_id is out of range or already in use.
+[clinic start generated code]*/
+
+static PyObject *
+monitoring_use_tool_id_impl(PyObject *module, int tool_id, PyObject *name)
+/*[clinic end generated code: output=30d76dc92b7cd653 input=9bf65bd1288726a9]*/
+{
+    if (check_tool_id(tool_id) < 0) {
+        return NULL;
+    }
+    if (!PyUnicode_Check(name)) {
+        PyErr_SetString(PyExc_ValueError, "tool name must be a str");
+        return NULL;
+    }
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (interp->monitoring.tool_names[tool_id] != NULL) {
+        PyErr_Format(PyExc_ValueError, "tool %d is already in use", tool_id);
+        return NULL;
+    }
+    Py_INCREF(name);
+    interp->monitoring.tool_names[tool_id] = name;
+    Py_RETURN_NONE;
+}
+
+/*[clinic input]
+monitoring.clear_tool_id
+
+    tool_id: int
+    /
+
+Unregister all events and callbacks of tool_id; the id stays claimed.
+[clinic start generated code]*/
+
+static PyObject *
+monitoring_clear_tool_id_impl(PyObject *module, int tool_id)
+/*[clinic end generated code: output=04defc23470b1be7 input=818ded7afa2d16e1]*/
+{
+    if (check_tool_id(tool_id) < 0) {
+        return NULL;
+    }
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (interp->monitoring.tool_names[tool_id] != NULL && clear_tool(interp, tool_id) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/*[clinic input]
+monitoring.free_tool_id
+
+    tool_id: int
+    /
+
+Clear tool_id (see clear_tool_id()), then release it for other tools.
+[clinic start generated code]*/
+
+static PyObject *
+monitoring_free_tool_id_impl(PyObject *module, int tool_id)
+/*[clinic end generated code: output=86c2d2a1219a8591 input=02a0b37387275596]*/
+{
+    if (check_tool_id(tool_id) < 0) {
+        return NULL;
+    }
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (interp->monitoring.tool_names[tool_id] != NULL) {
+        int err = clear_tool(interp, tool_id);
+        Py_CLEAR(interp->monitoring.tool_names[tool_id]);
+        if (err < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+/*[clinic input]
+monitoring.get_tool
+
+    tool_id: int
+    /
+
+Return the name of the tool using tool_id, or None if it is free.
+[clinic start generated code]*/
+
+static PyObject *
+monitoring_get_tool_impl(PyObject *module, int tool_id)
+/*[clinic end generated code: output=1c05a98b404a9a16 input=831346b22d3611c2]*/
+{
+    if (check_tool_id(tool_id) < 0) {
+        return NULL;
+    }
+    PyObject *name = _PyInterpreterState_GET()->monitoring.tool_names[tool_id];
+    if (name == NULL) {
+        Py_RETURN_NONE;
+    }
+    Py_INCREF(name);
+    return name;
+}
+
+/*[clinic input]
+monitoring.register_callback
+
+    tool_id: int
+    event: int
+    func: object
+    /
+
+Register func (or None) as tool_id's callback for one event.
+
+Returns the callback registered before, or None.
+[clinic start generated code]*/
+
+static PyObject *
+monitoring_register_callback_impl(PyObject *module, int tool_id, int event,
+                                  PyObject *func)
+/*[clinic end generated code: output=e64daa363004030c input=46298a52342297ec]*/
+{
+    if (check_tool_id(tool_id) < 0) {
+        return NULL;
+    }
+    if (event <= 0 || (event & (event - 1)) != 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "the callback can only be set for one event at a time");
+        return NULL;
+    }
+    if (event & ~ALL_EVENTS) {
+        PyErr_Format(PyExc_ValueError, "invalid event %d", event);
+        return NULL;
+    }
+    if (func == Py_None) {
+        func = NULL;
+    }
+    if (PySys_Audit("sys.monitoring.register_callback", "O",
+                    func != NULL ? func : Py_None) < 0) {
+        return NULL;
+    }
+    int event_id = 0;
+    while ((1 << event_id) != event) {
+        event_id++;
+    }
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    PyObject **slot = &interp->monitoring.callables[tool_id][event_id];
+    PyObject *previous = *slot;
+    Py_XINCREF(func);
+    *slot = func;
+    if (previous == NULL) {
+        Py_RETURN_NONE;
+    }
+    return previous;
+}
+
+/*[clinic input]
+monitoring.get_events -> int
+
+    tool_id: int
+    /
+
+Return the set of events tool_id has switched on globally.
+[clinic start generated code]*/
+
+static int
+monitoring_get_events_impl(PyObject *module, int tool_id)
+/*[clinic end generated code: output=4450cc13f826c8c0 input=e1c74643d2a47e6d]*/
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (check_tool_in_use(interp, tool_id) < 0) {
+        return -1;
+    }
+    return get_tool_events(&interp->monitoring.events, tool_id);
+}
+
+/*[clinic input]
+monitoring.set_events
+
+    tool_id: int
+    event_set: int
+    /
+
+Switch on exactly the events in event_set for tool_id, in all code.
+[clinic start generated code]*/
+
+static PyObject *
+monitoring_set_events_impl(PyObject *module, int tool_id, int event_set)
+/*[clinic end generated code: output=1916c1e49cfb5bdb input=265ddda06e33a40d]*/
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (check_tool_in_use(interp, tool_id) < 0) {
+        return NULL;
+    }
+    event_set = check_event_set(event_set, ALL_EVENTS, "");
+    if (event_set < 0) {
+        return NULL;
+    }
+    if (get_tool_events(&interp->monitoring.events, tool_id) != event_set) {
+        set_tool_events(&interp->monitoring.events, tool_id, event_set);
+        if (tool_state_changed(interp) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+/*[clinic input]
+monitoring.get_local_events -> int
+
+    tool_id: int
+    code: object
+    /
+
+Return the set of events tool_id has switched on for code alone.
+[clinic start generated code]*/
+
+static int
+monitoring_get_local_events_impl(PyObject *module, int tool_id,
+                                 PyObject *code)
+/*[clinic end generated code: output=d3e92c1c9c1de8f9 input=430e4a065e4bfdcc]*/
+{
+    if (check_tool_in_use(_PyInterpreterState_GET(), tool_id) < 0) {
+        return -1;
+    }
+    if (!PyCode_Check(code)) {
+        PyErr_Format(PyExc_TypeError, "code must be a code object, not %.200s",
+                     Py_TYPE(code)->tp_name);
+        return -1;
+    }
+    _PyCoMonitoringData *data = get_data((PyCodeObject *)code);
+    return data == NULL ? 0 : get_tool_events(&data->local, tool_id);
+}
+
+/*[clinic input]
+monitoring.set_local_events
+
+    tool_id: int
+    code: object
+    event_set: int
+    /
+
+Switch on exactly the local events in event_set for tool_id, in code alone.
+
+These add to the events set globally with set_events().
+[clinic start generated code]*/
+
+static PyObject *
+monitoring_set_local_events_impl(PyObject *module, int tool_id,
+                                 PyObject *code, int event_set)
+/*[clinic end generated code: output=68cc755a65dfea99 input=62dc2c1697c6d7fb]*/
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (check_tool_in_use(interp, tool_id) < 0) {
+        return NULL;
+    }
+    if (!PyCode_Check(code)) {
+        PyErr_Format(PyExc_TypeError, "code must be a code object, not %.200s",
+                     Py_TYPE(code)->tp_name);
+        return NULL;
+    }
+    event_set = check_event_set(event_set, _PY_MONITORING_LOCAL_EVENT_SET, "local ");
+    if (event_set < 0) {
+        return NULL;
+    }
+    PyCodeObject *co = (PyCodeObject *)code;
+    _PyCoMonitoringData *data = get_data(co);
+    if (data == NULL && event_set == 0) {
+        Py_RETURN_NONE;
+    }
+    data = get_or_create_data(co, interp);
+    if (data == NULL) {
+        return NULL;
+    }
+    if (get_tool_events(&data->local, tool_id) != event_set) {
+        set_tool_events(&data->local, tool_id, event_set);
+        /* Only this code object changed: no need to touch the others. */
+        if (force_instrument(co, interp) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+/*[clinic input]
+monitoring.restart_events
+
+    tool_id: object = None
+    /
+
+Re-enable the events switched off by returning DISABLE from a callback.
+
+With tool_id, only those that tool switched off (an extension of this build).
+[clinic start generated code]*/
+
+static PyObject *
+monitoring_restart_events_impl(PyObject *module, PyObject *tool_id)
+/*[clinic end generated code: output=9da9d48c6bbbb0eb input=a28c983f4c047bc3]*/
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    uint8_t tools = (uint8_t)((1 << PY_MONITORING_TOOL_IDS) - 1);
+    if (tool_id != Py_None) {
+        int id = _PyLong_AsInt(tool_id);
+        if (id == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (check_tool_id(id) < 0) {
+            return NULL;
+        }
+        tools = (uint8_t)(1 << id);
+    }
+    clear_disabled(interp, tools);
+    if (tool_state_changed(interp) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef monitoring_methods[] = {
+    MONITORING_USE_TOOL_ID_METHODDEF
+    MONITORING_CLEAR_TOOL_ID_METHODDEF
+    MONITORING_FREE_TOOL_ID_METHODDEF
+    MONITORING_GET_TOOL_METHODDEF
+    MONITORING_REGISTER_CALLBACK_METHODDEF
+    MONITORING_GET_EVENTS_METHODDEF
+    MONITORING_SET_EVENTS_METHODDEF
+    MONITORING_GET_LOCAL_EVENTS_METHODDEF
+    MONITORING_SET_LOCAL_EVENTS_METHODDEF
+    MONITORING_RESTART_EVENTS_METHODDEF
+    {NULL, NULL}
+};
+
+static struct PyModuleDef monitoring_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "sys.monitoring",
+    .m_doc = "Low-impact monitoring of execution events (PEP 669).",
+    .m_size = -1,
+    .m_methods = monitoring_methods,
+};
+
+static int
+add_events_namespace(PyObject *mod)
+{
+    PyObject *dict = PyDict_New();
+    if (dict == NULL) {
+        return -1;
+    }
+    for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+        PyObject *value = PyLong_FromLong(1L << e);
+        if (value == NULL || PyDict_SetItemString(dict, event_names[e], value) < 0) {
+            Py_XDECREF(value);
+            Py_DECREF(dict);
+            return -1;
+        }
+        Py_DECREF(value);
+    }
+    PyObject *zero = PyLong_FromLong(0);
+    if (zero == NULL || PyDict_SetItemString(dict, "NO_EVENTS", zero) < 0) {
+        Py_XDECREF(zero);
+        Py_DECREF(dict);
+        return -1;
+    }
+    Py_DECREF(zero);
+    PyObject *events = _PyNamespace_New(dict);
+    Py_DECREF(dict);
+    if (events == NULL) {
+        return -1;
+    }
+    int err = PyModule_AddObjectRef(mod, "events", events);
+    Py_DECREF(events);
+    return err;
+}
+
+PyObject *
+_Py_CreateMonitoringObject(void)
+{
+    PyObject *mod = _PyModule_CreateInitialized(&monitoring_module, PYTHON_API_VERSION);
+    if (mod == NULL) {
+        return NULL;
+    }
+    if (add_events_namespace(mod) < 0 ||
+        PyModule_AddObjectRef(mod, "DISABLE", &_PyInstrumentation_DISABLE) < 0 ||
+        PyModule_AddObjectRef(mod, "MISSING", &_PyInstrumentation_MISSING) < 0 ||
+        PyModule_AddIntConstant(mod, "DEBUGGER_ID", 0) < 0 ||
+        PyModule_AddIntConstant(mod, "COVERAGE_ID", 1) < 0 ||
+        PyModule_AddIntConstant(mod, "PROFILER_ID", 2) < 0 ||
+        PyModule_AddIntConstant(mod, "OPTIMIZER_ID", 5) < 0)
+    {
+        Py_DECREF(mod);
+        return NULL;
+    }
+    return mod;
+}
