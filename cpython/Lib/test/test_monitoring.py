@@ -2600,5 +2600,43 @@ class TestCoexistence(MonitoringTestCase):
         self.assertEqual(trace, ["call", "line", "line", "return"])
 
 
+class TestSubinterpreters(MonitoringTestCase):
+    """Tool state is per interpreter."""
+
+    def test_separate_tool_tables(self):
+        _testcapi = support.import_helper.import_module("_testcapi")
+        seen = []
+        self.claim(TOOL)
+        def record(code, offset):
+            if code.co_filename == __file__:
+                seen.append(code.co_name)
+        mon.register_callback(TOOL, E.PY_START, record)
+        mon.set_events(TOOL, E.PY_START)
+        # The sub-interpreter finds TOOL free, uses it, and sees only its own code.
+        script = f"""if 1:
+            import sys
+            mon = sys.monitoring
+            assert mon.get_tool({TOOL}) is None, mon.get_tool({TOOL})
+            mon.use_tool_id({TOOL}, "sub")
+            got = []
+            mon.register_callback({TOOL}, mon.events.PY_START,
+                                  lambda code, offset: got.append(code.co_name))
+            mon.set_events({TOOL}, mon.events.PY_START)
+            def inner():
+                return 1
+            inner()
+            mon.free_tool_id({TOOL})
+            assert got == ["inner"], got
+        """
+
+        def run_sub():
+            return _testcapi.run_in_subinterp(script)
+
+        self.assertEqual(run_sub(), 0)
+        self.assertEqual(seen, ["run_sub"])
+        self.assertEqual(mon.get_tool(TOOL), "test")
+        self.assertEqual(mon.get_events(TOOL), E.PY_START)
+
+
 if __name__ == "__main__":
     unittest.main()
