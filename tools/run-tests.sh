@@ -84,16 +84,24 @@ REGRTEST_USE=${REGRTEST_USE:-all,-network,-urlfetch,-gui,-audio}
 clean_env=()
 while IFS= read -r var; do clean_env+=(-u "$var"); done < <(env | grep -o '^PYTHON[A-Z0-9_]*' || true)
 
+# ... and default signal dispositions: a suite started from a non-interactive shell's background job
+# inherits SIGINT and SIGQUIT ignored (a shell cannot reset signals ignored at its entry), which fails
+# stock's test_pdb, test_generators and test_multiprocessing_* too.  Reset them, then exec.
+default_signals=(python3 -c 'import os, signal, sys
+for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+    signal.signal(s, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])')
+
 regrtest() {  # regrtest PYTHON LOG XML [TESTS...]
     local py=$1 log=$2 xml=$3; shift 3
     local excluded
     mapfile -t excluded < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' tests/regrtest-exclusions.txt | awk '{print $1}')
     if [ $# -gt 0 ]; then
-        env "${clean_env[@]}" "$py" -m test -j"$jobs" -w -u "$REGRTEST_USE" --timeout 1800 \
-            --junit-xml "$top/$xml" "$@" > "$log" 2>&1
+        "${default_signals[@]}" env "${clean_env[@]}" "$py" -m test -j"$jobs" -w -u "$REGRTEST_USE" \
+            --timeout 1800 --junit-xml "$top/$xml" "$@" > "$log" 2>&1
     else
-        env "${clean_env[@]}" "$py" -m test -j"$jobs" -w -u "$REGRTEST_USE" --timeout 1800 \
-            --junit-xml "$top/$xml" ${excluded[@]+-x "${excluded[@]}"} > "$log" 2>&1
+        "${default_signals[@]}" env "${clean_env[@]}" "$py" -m test -j"$jobs" -w -u "$REGRTEST_USE" \
+            --timeout 1800 --junit-xml "$top/$xml" ${excluded[@]+-x "${excluded[@]}"} > "$log" 2>&1
     fi
 }
 
