@@ -24,11 +24,13 @@ def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
 
 
+COLOR_OF = {}  # workload -> colour, the same in every panel
+
+
 def grouped(ax, groups, workloads, values, title, ylabel, log=False, why=None):
     """groups: x labels; values[g][w] = ratio or None; why[g]: what is missing where nothing was measured."""
     if log:
         ax.set_yscale("log")
-    cmap = plt.get_cmap("tab10")
     n = max(1, len(workloads))
     width = 0.8 / (n + 1)
     for i, w in enumerate(workloads):
@@ -38,7 +40,7 @@ def grouped(ax, groups, workloads, values, title, ylabel, log=False, why=None):
             if v is not None:
                 xs.append(gi - 0.4 + width * (i + 0.5))
                 ys.append(v)
-        ax.bar(xs, ys, width=width, color=cmap(i % 10), label=w)
+        ax.bar(xs, ys, width=width, color=COLOR_OF.get(w, "gray"), label=w)
     gx, gy = [], []
     labels = []
     for gi, g in enumerate(groups):
@@ -75,6 +77,9 @@ def main(results_path, png_path):
     with open(results_path) as f:
         data = json.load(f)
     workloads = data["workloads"]
+    cmap = plt.get_cmap("tab10")
+    for i, w in enumerate(workloads):
+        COLOR_OF[w] = cmap(i % 10)
     configs = [c["name"] for c in data["configs"]]
     cells = data["cells"]
     run_configs = [c for c in configs if any(x["config"] == c for x in cells)]
@@ -122,9 +127,19 @@ def main(results_path, png_path):
                 cg_vals[r["config"]] = {}
             if r.get("ratio"):
                 cg_vals[r["config"]][r["workload"]] = r["ratio"]
-        cg_workloads = sorted({r["workload"] for r in cg})
-        grouped(axes[2], cg_configs, cg_workloads, cg_vals, "Instruction (Ir) ratio fork/stock under callgrind",
-                "fork / stock Ir")
+        for r in cg:  # the fork's sys.monitoring tools against the legacy tool on stock, in instructions
+            vs = r.get("vs_counterpart")
+            if vs:
+                name = "%s vs\nstock %s" % (r["config"], vs["counterpart"])
+                if name not in cg_vals:
+                    cg_configs.append(name)
+                    cg_vals[name] = {}
+                cg_vals[name][r["workload"]] = vs["ratio"]
+        cg_workloads = [w for w in workloads if any(r["workload"] == w for r in cg)]
+        cg_workloads += sorted({r["workload"] for r in cg} - set(cg_workloads))
+        grouped(axes[2], cg_configs, cg_workloads, cg_vals,
+                "Instruction (Ir) ratios under callgrind: fork/stock per configuration; "
+                "fork-mon / stock-legacy at the right", "Ir ratio")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right", fontsize=8, ncol=4)
     env = data["environment"]

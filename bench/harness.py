@@ -702,6 +702,10 @@ def finish(data, out, chart_python):
     results = os.path.join(out, "results.json")
     report = write_report(os.path.join(out, "report.md"), data)
     chart = os.path.join(out, "ratios.png")
+    keep = os.path.join(out, data["variant"] + ("-quick" if data["options"]["quick"] else ""))
+    for stale in (chart, os.path.join(keep, "ratios.png")):  # never leave an older run's picture behind
+        if os.path.exists(stale):
+            os.remove(stale)
     try:
         proc = subprocess.run([chart_python, os.path.join(HERE, "chart.py"), results, chart],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
@@ -712,7 +716,6 @@ def finish(data, out, chart_python):
         log("bench: WARNING: chart failed (%s): %s" % (chart_python, e))
         chart = None
 
-    keep = os.path.join(out, data["variant"] + ("-quick" if data["options"]["quick"] else ""))
     os.makedirs(keep, exist_ok=True)
     for p in (results, os.path.join(out, "report.md"), chart):
         if p and os.path.exists(p) and os.path.dirname(os.path.abspath(p)) != os.path.abspath(keep):
