@@ -265,7 +265,7 @@ def callgrind_run(interp, workload, config, reps, outdir):
 
 
 def measure_callgrind(interps, workloads, configs, outdir, jobs, known_missing):
-    """Ir of `run(reps)` alone: a run with the workload minus a run that only imports and installs.
+    """Ir of the timed units alone: a run with the workload minus a run that only imports and installs.
 
     known_missing[(interpreter, config)]: a configuration the timed runs already found missing there;
     it is reported as missing without starting valgrind."""
@@ -437,7 +437,7 @@ def write_report(path, data):
     lines.append("- identical compiler flags: %s" % ("yes" if env.get("same_flags") else "**no** (see results.json)"))
     lines.append("- wall time of the harness: %.0f s" % data.get("wall_seconds", 0))
     lines.append("")
-    lines.append("Times are seconds of `run(reps)` inside a fresh process (start-up excluded); ratio = fork "
+    lines.append("Times are seconds of the timed units of work inside a fresh process (start-up excluded); ratio = fork "
                  "median / stock median (< 1 means the fork is faster); spread = half the min-max range "
                  "relative to the median.")
     lines.append("")

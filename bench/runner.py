@@ -30,6 +30,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = os.path.join(HERE, "workloads")
 
 
+def run_units(name, module, reps):
+    """The timed work: `reps` units of the workload, each checked against its checksum."""
+    unit, expected = module.unit, module.EXPECTED
+    result = None
+    for _ in range(reps):
+        result = unit()
+        if result != expected:
+            raise AssertionError("%s: checksum %r != %r" % (name, result, expected))
+    return result
+
+
 class Missing(Exception):
     """The interpreter has no way to run this tool configuration."""
 
@@ -433,7 +444,7 @@ def measure(workload, config, reps):
     try:
         if reps:
             t0 = time.perf_counter()
-            checksum = module.run(reps)
+            checksum = run_units(workload, module, reps)
             t1 = time.perf_counter()
         else:
             checksum, t0, t1 = None, 0.0, 0.0

@@ -658,11 +658,3 @@ EXPECTED = 3612428725
 # The function the breakpoint tools stop in (the evaluator's call path, hit once per Toy call).
 BREAKPOINT = Interpreter.e_call
 
-
-def run(reps):
-    result = None
-    for _ in range(reps):
-        result = unit()
-        if result != EXPECTED:
-            raise AssertionError("app: checksum %r != %r" % (result, EXPECTED))
-    return result

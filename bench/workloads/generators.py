@@ -179,11 +179,3 @@ EXPECTED = 2664561
 # The function the breakpoint tools stop in (a recursive generator, entered once per tree node).
 BREAKPOINT = inorder
 
-
-def run(reps):
-    result = None
-    for _ in range(reps):
-        result = unit()
-        if result != EXPECTED:
-            raise AssertionError("generators: checksum %r != %r" % (result, EXPECTED))
-    return result

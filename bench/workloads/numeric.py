@@ -130,11 +130,3 @@ EXPECTED = 288012438
 # The function the breakpoint tools stop in (one line of its inner loop runs ~100k times per unit).
 BREAKPOINT = matmul_mod
 
-
-def run(reps):
-    result = None
-    for _ in range(reps):
-        result = unit()
-        if result != EXPECTED:
-            raise AssertionError("numeric: checksum %r != %r" % (result, EXPECTED))
-    return result

@@ -257,11 +257,3 @@ EXPECTED = 192420
 # The function the breakpoint tools stop in (a method called once per entity per step).
 BREAKPOINT = Motion.update
 
-
-def run(reps):
-    result = None
-    for _ in range(reps):
-        result = unit()
-        if result != EXPECTED:
-            raise AssertionError("objects: checksum %r != %r" % (result, EXPECTED))
-    return result

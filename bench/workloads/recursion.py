@@ -105,11 +105,3 @@ EXPECTED = 93607685
 # The function the breakpoint tools stop in (a hot one: fib is most of the calls here).
 BREAKPOINT = fib
 
-
-def run(reps):
-    result = None
-    for _ in range(reps):
-        result = unit()
-        if result != EXPECTED:
-            raise AssertionError("recursion: checksum %r != %r" % (result, EXPECTED))
-    return result

@@ -159,11 +159,3 @@ EXPECTED = 2708372490
 # The function the breakpoint tools stop in.
 BREAKPOINT = parse_log
 
-
-def run(reps):
-    result = None
-    for _ in range(reps):
-        result = unit()
-        if result != EXPECTED:
-            raise AssertionError("stdlib: checksum %r != %r" % (result, EXPECTED))
-    return result

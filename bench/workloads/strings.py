@@ -138,11 +138,3 @@ EXPECTED = 2888941133
 # The function the breakpoint tools stop in.
 BREAKPOINT = rle_encode
 
-
-def run(reps):
-    result = None
-    for _ in range(reps):
-        result = unit()
-        if result != EXPECTED:
-            raise AssertionError("strings: checksum %r != %r" % (result, EXPECTED))
-    return result
