@@ -94,19 +94,25 @@ os.execvp(sys.argv[1], sys.argv[1:])')
 
 regrtest() {  # regrtest PYTHON LOG XML [TESTS...]
     local py=$1 log=$2 xml=$3; shift 3
-    local excluded
-    mapfile -t excluded < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' tests/regrtest-exclusions.txt | awk '{print $1}')
+    local excluded ignores=()
+    # A plain name excludes a test module (-x); a dotted pattern ignores matching test cases
+    # (--ignore), leaving the rest of the module in the run.
+    mapfile -t excluded < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' tests/regrtest-exclusions.txt |
+                            awk '$1 !~ /\./ {print $1}')
+    while read -r pat; do ignores+=(--ignore "$pat"); done < <(
+        sed -e 's/#.*//' -e '/^[[:space:]]*$/d' tests/regrtest-exclusions.txt | awk '$1 ~ /\./ {print $1}')
     if [ $# -gt 0 ]; then
         "${default_signals[@]}" env "${clean_env[@]}" "$py" -m test -j"$jobs" -w -u "$REGRTEST_USE" \
-            --timeout 1800 --junit-xml "$top/$xml" "$@" > "$log" 2>&1
+            --timeout 1800 --junit-xml "$top/$xml" ${ignores[@]+"${ignores[@]}"} "$@" > "$log" 2>&1
     else
         "${default_signals[@]}" env "${clean_env[@]}" "$py" -m test -j"$jobs" -w -u "$REGRTEST_USE" \
-            --timeout 1800 --junit-xml "$top/$xml" ${excluded[@]+-x "${excluded[@]}"} > "$log" 2>&1
+            --timeout 1800 --junit-xml "$top/$xml" ${ignores[@]+"${ignores[@]}"} \
+            ${excluded[@]+-x "${excluded[@]}"} > "$log" 2>&1
     fi
 }
 
 run_regrtest() {
-    echo "== CPython regression suite (-j$jobs, -u $REGRTEST_USE, $(grep -cvE '^\s*(#|$)' tests/regrtest-exclusions.txt) excluded)"
+    echo "== CPython regression suite (-j$jobs, -u $REGRTEST_USE, $(grep -cvE '^\s*(#|$)' tests/regrtest-exclusions.txt) exclusions)"
     local st line start=$SECONDS
     regrtest "$python" "$out/regrtest.log" "$out/regrtest.xml"
     python3 tools/regrtest-summary.py "$out/regrtest.log" "$out/regrtest.xml" tests/regrtest-exclusions.txt \
