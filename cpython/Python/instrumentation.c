@@ -652,6 +652,17 @@ check_tool_in_use(PyInterpreterState *interp, int tool_id)
     return 0;
 }
 
+static int
+check_code(PyObject *code)
+{
+    if (!PyCode_Check(code)) {
+        PyErr_Format(PyExc_TypeError, "code must be a code object, not %.200s",
+                     Py_TYPE(code)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
 /* Validate an event set and return it as stored: C_RETURN and C_RAISE are
    accepted only together with CALL, which then stands for all three. */
 static int
@@ -723,9 +734,13 @@ clear_disabled(PyInterpreterState *interp, uint8_t tools)
     }
 }
 
+/* Unregister tool_id's events and callbacks; nothing to do if it is unused. */
 static int
 clear_tool(PyInterpreterState *interp, int tool_id)
 {
+    if (interp->monitoring.tool_names[tool_id] == NULL) {
+        return 0;
+    }
     set_tool_events(&interp->monitoring.events, tool_id, 0);
     for (_PyCoMonitoringData *data = interp->monitoring.instrumented_code;
          data != NULL; data = data->next)
@@ -824,8 +839,7 @@ monitoring_clear_tool_id_impl(PyObject *module, int tool_id)
     if (check_tool_id(tool_id) < 0) {
         return NULL;
     }
-    PyInterpreterState *interp = _PyInterpreterState_GET();
-    if (interp->monitoring.tool_names[tool_id] != NULL && clear_tool(interp, tool_id) < 0) {
+    if (clear_tool(_PyInterpreterState_GET(), tool_id) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -848,12 +862,11 @@ monitoring_free_tool_id_impl(PyObject *module, int tool_id)
         return NULL;
     }
     PyInterpreterState *interp = _PyInterpreterState_GET();
-    if (interp->monitoring.tool_names[tool_id] != NULL) {
-        int err = clear_tool(interp, tool_id);
-        Py_CLEAR(interp->monitoring.tool_names[tool_id]);
-        if (err < 0) {
-            return NULL;
-        }
+    /* The id is released even if re-instrumenting failed. */
+    int err = clear_tool(interp, tool_id);
+    Py_CLEAR(interp->monitoring.tool_names[tool_id]);
+    if (err < 0) {
+        return NULL;
     }
     Py_RETURN_NONE;
 }
@@ -1003,9 +1016,7 @@ monitoring_get_local_events_impl(PyObject *module, int tool_id,
     if (check_tool_in_use(_PyInterpreterState_GET(), tool_id) < 0) {
         return -1;
     }
-    if (!PyCode_Check(code)) {
-        PyErr_Format(PyExc_TypeError, "code must be a code object, not %.200s",
-                     Py_TYPE(code)->tp_name);
+    if (check_code(code) < 0) {
         return -1;
     }
     _PyCoMonitoringData *data = get_data((PyCodeObject *)code);
@@ -1034,9 +1045,7 @@ monitoring_set_local_events_impl(PyObject *module, int tool_id,
     if (check_tool_in_use(interp, tool_id) < 0) {
         return NULL;
     }
-    if (!PyCode_Check(code)) {
-        PyErr_Format(PyExc_TypeError, "code must be a code object, not %.200s",
-                     Py_TYPE(code)->tp_name);
+    if (check_code(code) < 0) {
         return NULL;
     }
     event_set = check_event_set(event_set, _PY_MONITORING_LOCAL_EVENT_SET, "local ");
