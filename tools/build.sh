@@ -77,8 +77,16 @@ if [ "$kind" = fork ]; then
         { tail -n 20 "$obj/regen.log" >&2; log "regen failed (see $obj/regen.log)"; exit 1; }
 fi
 
+make_vars=()
+if [ -e "$src/.git" ]; then
+    # configure's GITTAG runs `git --git-dir $(srcdir)/.git describe --dirty` in the object directory,
+    # which git then takes for the work tree: every out-of-tree build reports itself "-dirty" in
+    # sys.version.  Describe the source tree itself.
+    make_vars+=("GITTAG=git -C $src describe --all --always --dirty")
+fi
+
 log "make -j$jobs (log: $obj/make.log)"
-if ! (cd "$obj" && make -j"$jobs" > make.log 2>&1); then
+if ! (cd "$obj" && make -j"$jobs" "${make_vars[@]}" > make.log 2>&1); then
     grep -n -E 'error|Error' "$obj/make.log" | tail -n 30 >&2 || true
     log "make failed (see $obj/make.log)"
     exit 1
