@@ -173,26 +173,38 @@ instruction_event(int base_opcode, int oparg)
 
 /* Per-code-object data ----------------------------------------------------*/
 
+/* A code object has data for each interpreter that monitors it: code objects
+   of the deep-frozen stdlib are shared by all interpreters of the process, and
+   each interpreter has its own tools, local events and DISABLEd locations.
+   The code object's monitoring slot holds a list of them (usually one long);
+   each belongs to its interpreter and dies with it or with the code object,
+   whichever goes first. */
 struct _PyCoMonitoringData {
     PyCodeObject *code;                 /* borrowed: the data dies with it */
     PyInterpreterState *interp;
     _PyCoMonitoringData *prev, *next;   /* interp->monitoring.instrumented_code */
+    _PyCoMonitoringData *other;         /* the next interpreter's data for code */
     _Py_Monitors local;                 /* set_local_events() */
     uint8_t *disabled;                  /* per code unit: tools that DISABLEd
                                            this location, or NULL */
     Py_ssize_t instrumented;            /* instrumented instructions */
 };
 
+/* interp's data for co, or NULL */
 static _PyCoMonitoringData *
-get_data(PyCodeObject *co)
+get_data(PyCodeObject *co, PyInterpreterState *interp)
 {
-    return (_PyCoMonitoringData *)_PyCode_GetMonitoringData(co);
+    _PyCoMonitoringData *data = _PyCode_GetMonitoringData(co);
+    while (data != NULL && data->interp != interp) {
+        data = data->other;
+    }
+    return data;
 }
 
 static _PyCoMonitoringData *
 get_or_create_data(PyCodeObject *co, PyInterpreterState *interp)
 {
-    _PyCoMonitoringData *data = get_data(co);
+    _PyCoMonitoringData *data = get_data(co, interp);
     if (data != NULL) {
         return data;
     }
@@ -201,6 +213,7 @@ get_or_create_data(PyCodeObject *co, PyInterpreterState *interp)
         PyErr_NoMemory();
         return NULL;
     }
+    data->other = _PyCode_GetMonitoringData(co);
     if (_PyCode_SetMonitoringData(co, data) < 0) {
         PyMem_Free(data);
         return NULL;
@@ -215,9 +228,21 @@ get_or_create_data(PyCodeObject *co, PyInterpreterState *interp)
     return data;
 }
 
+/* Unlink data from its interpreter and its code object, and free it. */
 static void
 free_data(_PyCoMonitoringData *data)
 {
+    _PyCoMonitoringData *head = _PyCode_GetMonitoringData(data->code);
+    if (head == data) {
+        /* Cannot fail: the code object has its co_extra block already. */
+        (void)_PyCode_SetMonitoringData(data->code, data->other);
+    }
+    else {
+        while (head->other != data) {
+            head = head->other;
+        }
+        head->other = data->other;
+    }
     if (data->prev != NULL) {
         data->prev->next = data->next;
     }
@@ -234,10 +259,9 @@ free_data(_PyCoMonitoringData *data)
 void
 _PyMonitoring_CodeDealloc(PyCodeObject *co)
 {
-    _PyCoMonitoringData *data = get_data(co);
-    if (data != NULL) {
+    _PyCoMonitoringData *data;
+    while ((data = _PyCode_GetMonitoringData(co)) != NULL) {
         free_data(data);
-        (void)_PyCode_SetMonitoringData(co, NULL);
     }
     co->_co_instrumentation_version = 0;
 }
@@ -345,7 +369,7 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
 static int
 force_instrument(PyCodeObject *co, PyInterpreterState *interp)
 {
-    _PyCoMonitoringData *data = get_data(co);
+    _PyCoMonitoringData *data = get_data(co, interp);
     _Py_Monitors wanted;
     wanted_events(interp, data, &wanted);
     if (wants_any_instruction_event(&wanted) || (data != NULL && data->instrumented)) {
@@ -404,24 +428,22 @@ is_local_event(int event)
     return (_PY_MONITORING_LOCAL_EVENT_SET >> event) & 1;
 }
 
-/* The tools that receive `event` fired at instruction `index` of `co`. */
+/* The tools that receive `event` fired at instruction `index` of `co`.  Not
+   for C_RETURN and C_RAISE: see _Py_call_instrumentation_c_event(). */
 static uint8_t
 tools_for_event(PyInterpreterState *interp, PyCodeObject *co, int event, int index)
 {
+    assert(!((_PY_MONITORING_C_EVENT_SET >> event) & 1));
     _PyCoMonitoringData *data;
     uint8_t tools = interp->monitoring.events.tools[event];
     if (is_local_event(event)) {
-        data = get_data(co);
+        data = get_data(co, interp);
         if (data != NULL) {
             tools |= data->local.tools[event];
             if (data->disabled != NULL) {
                 tools &= ~data->disabled[index];
             }
         }
-    }
-    else if ((_PY_MONITORING_C_EVENT_SET >> event) & 1) {
-        /* Ancillary to CALL: seen by the tools that monitor the CALL here. */
-        tools = tools_for_event(interp, co, PY_MONITORING_EVENT_CALL, index);
     }
     return tools;
 }
@@ -448,21 +470,19 @@ disable_location(PyInterpreterState *interp, PyCodeObject *co, int index, int to
     return 0;
 }
 
-/* args[0] is scratch space for PY_VECTORCALL_ARGUMENTS_OFFSET; args[1] and
-   args[2] are filled in here (code, offset); the event's own arguments follow.
-   nargs counts from args[1]. */
+/* Call the callbacks of `tools` for `event`.  args[0] is scratch space for
+   PY_VECTORCALL_ARGUMENTS_OFFSET; args[1] and args[2] are filled in here
+   (code, offset); the event's own arguments follow.  nargs counts from
+   args[1].  Returns `tools`, the tools the event was for (with a callback or
+   not), or -1 with an exception set. */
 static int
-call_instrumentation_vector(PyThreadState *tstate, int event,
-                            _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
-                            Py_ssize_t nargs, PyObject **args)
+call_tools(PyThreadState *tstate, int event, _PyInterpreterFrame *frame,
+           _Py_CODEUNIT *instr, uint8_t tools, Py_ssize_t nargs, PyObject **args)
 {
-    if (tstate->tracing) {
-        return 0;
-    }
     PyInterpreterState *interp = tstate->interp;
     PyCodeObject *co = frame->f_code;
     int index = (int)(instr - _PyCode_CODE(co));
-    uint8_t tools = tools_for_event(interp, co, event, index);
+    int result = tools;
     if (tools == 0) {
         return 0;
     }
@@ -484,11 +504,16 @@ call_instrumentation_vector(PyThreadState *tstate, int event,
         }
         Py_INCREF(callback);
         /* As for sys.settrace callbacks: no events, and no DO_TRACING, for the
-           code the callback runs. */
+           code the callback runs.  tracing_what tells frame.f_lineno's setter
+           which event this is (a stale PyTrace_LINE left by an enclosing
+           sys.call_tracing() must not let a CALL callback jump). */
+        int what = tstate->tracing_what;
+        tstate->tracing_what = _PY_MONITORING_TRACING_WHAT(event);
         PyThreadState_EnterTracing(tstate);
         PyObject *res = _PyObject_VectorcallTstate(
             tstate, callback, args + 1, nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
         PyThreadState_LeaveTracing(tstate);
+        tstate->tracing_what = what;
         Py_DECREF(callback);
         if (res == NULL) {
             err = -1;
@@ -513,7 +538,21 @@ call_instrumentation_vector(PyThreadState *tstate, int event,
         }
     }
     Py_DECREF(offset);
-    return err;
+    return err < 0 ? err : result;
+}
+
+static int
+call_instrumentation_vector(PyThreadState *tstate, int event,
+                            _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
+                            Py_ssize_t nargs, PyObject **args)
+{
+    if (tstate->tracing) {
+        return 0;
+    }
+    PyCodeObject *co = frame->f_code;
+    int index = (int)(instr - _PyCode_CODE(co));
+    uint8_t tools = tools_for_event(tstate->interp, co, event, index);
+    return call_tools(tstate, event, frame, instr, tools, nargs, args);
 }
 
 int
@@ -542,20 +581,15 @@ _Py_call_instrumentation_2args(PyThreadState *tstate, int event,
     return call_instrumentation_vector(tstate, event, frame, instr, 4, args);
 }
 
-/* Fire an event about the exception being raised or handled.  With
-   `with_exc`, the exception is the event's argument; otherwise arg0 and arg1
-   are (C_RAISE).  The exception survives unless a callback raises. */
+/* Fire an event about the exception being raised or handled to `tools`.
+   With `with_exc`, the exception is the event's argument; otherwise arg0 and
+   arg1 are (C_RAISE).  The exception survives unless a callback raises. */
 static int
 call_instrumentation_exc(PyThreadState *tstate, int event,
                          _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
-                         int with_exc, PyObject *arg0, PyObject *arg1)
+                         uint8_t tools, int with_exc, PyObject *arg0, PyObject *arg1)
 {
-    if (tstate->tracing) {
-        return 0;
-    }
-    PyCodeObject *co = frame->f_code;
-    int index = (int)(instr - _PyCode_CODE(co));
-    if (tools_for_event(tstate->interp, co, event, index) == 0) {
+    if (tools == 0) {
         return 0;
     }
     PyObject *type, *value, *tb;
@@ -567,13 +601,13 @@ call_instrumentation_exc(PyThreadState *tstate, int event,
     int err;
     if (with_exc) {
         PyObject *args[4] = {NULL, NULL, NULL, value};
-        err = call_instrumentation_vector(tstate, event, frame, instr, 3, args);
+        err = call_tools(tstate, event, frame, instr, tools, 3, args);
     }
     else {
         PyObject *args[5] = {NULL, NULL, NULL, arg0, arg1};
-        err = call_instrumentation_vector(tstate, event, frame, instr, 4, args);
+        err = call_tools(tstate, event, frame, instr, tools, 4, args);
     }
-    if (err == 0) {
+    if (err >= 0) {
         _PyErr_Restore(tstate, type, value, tb);
     }
     else {
@@ -589,15 +623,42 @@ int
 _Py_call_instrumentation_exc0(PyThreadState *tstate, int event,
                               _PyInterpreterFrame *frame, _Py_CODEUNIT *instr)
 {
-    return call_instrumentation_exc(tstate, event, frame, instr, 1, NULL, NULL);
+    if (tstate->tracing) {
+        return 0;
+    }
+    PyCodeObject *co = frame->f_code;
+    int index = (int)(instr - _PyCode_CODE(co));
+    uint8_t tools = tools_for_event(tstate->interp, co, event, index);
+    return call_instrumentation_exc(tstate, event, frame, instr, tools, 1, NULL, NULL);
 }
 
+/* C_RETURN and C_RAISE are ancillary to CALL: they go to the tools that
+   the CALL event of the same call was for (`called`, what firing it
+   returned) and still monitor CALL here.  A tool whose CALL callback returned
+   DISABLE therefore still learns how that call ended, as upstream has it;
+   later calls at this location are not instrumented for it any more. */
 int
-_Py_call_instrumentation_exc2(PyThreadState *tstate, int event,
-                              _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
-                              PyObject *arg0, PyObject *arg1)
+_Py_call_instrumentation_c_event(PyThreadState *tstate, int event,
+                                 _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
+                                 PyObject *callable, PyObject *arg0, uint8_t called)
 {
-    return call_instrumentation_exc(tstate, event, frame, instr, 0, arg0, arg1);
+    assert((_PY_MONITORING_C_EVENT_SET >> event) & 1);
+    if (tstate->tracing || called == 0) {
+        return 0;
+    }
+    PyInterpreterState *interp = tstate->interp;
+    uint8_t tools = interp->monitoring.events.tools[PY_MONITORING_EVENT_CALL];
+    _PyCoMonitoringData *data = get_data(frame->f_code, interp);
+    if (data != NULL) {
+        tools |= data->local.tools[PY_MONITORING_EVENT_CALL];
+    }
+    tools &= called;
+    if (event == PY_MONITORING_EVENT_C_RAISE) {
+        return call_instrumentation_exc(tstate, event, frame, instr, tools, 0,
+                                        callable, arg0);
+    }
+    PyObject *args[5] = {NULL, NULL, NULL, callable, arg0};
+    return call_tools(tstate, event, frame, instr, tools, 4, args);
 }
 
 int
@@ -765,17 +826,27 @@ _PyMonitoring_Fini(PyInterpreterState *interp)
         Py_CLEAR(m->tool_names[tool]);
     }
     memset(&m->events, 0, sizeof(m->events));
-    /* Code objects can outlive the interpreter's tools (static code objects
-       outlive the interpreter): leave them uninstrumented, without data. */
+    /* Code objects can outlive the interpreter (static code objects outlive
+       every interpreter, and are shared by all of them): drop this
+       interpreter's data, and leave the bytecode as the interpreter that
+       remains monitoring the code wants it, or uninstrumented. */
     while (m->instrumented_code != NULL) {
         _PyCoMonitoringData *data = m->instrumented_code;
         PyCodeObject *co = data->code;
-        memset(&data->local, 0, sizeof(data->local));
-        if (data->instrumented) {
+        int alone = _PyCode_GetMonitoringData(co) == data && data->other == NULL;
+        if (alone && data->instrumented) {
             _Py_Monitors none = {{0}};
             instrument_code(co, data, &none);
+            co->_co_instrumentation_version = 0;
         }
-        _PyMonitoring_CodeDealloc(co);
+        free_data(data);
+        _PyCoMonitoringData *other = _PyCode_GetMonitoringData(co);
+        if (other != NULL) {
+            _Py_Monitors wanted;
+            wanted_events(other->interp, other, &wanted);
+            instrument_code(co, other, &wanted);
+            co->_co_instrumentation_version = other->interp->monitoring.version;
+        }
     }
     m->version = 0;
 }
@@ -1019,7 +1090,7 @@ monitoring_get_local_events_impl(PyObject *module, int tool_id,
     if (check_code(code) < 0) {
         return -1;
     }
-    _PyCoMonitoringData *data = get_data((PyCodeObject *)code);
+    _PyCoMonitoringData *data = get_data((PyCodeObject *)code, _PyInterpreterState_GET());
     return data == NULL ? 0 : get_tool_events(&data->local, tool_id);
 }
 
@@ -1053,7 +1124,7 @@ monitoring_set_local_events_impl(PyObject *module, int tool_id,
         return NULL;
     }
     PyCodeObject *co = (PyCodeObject *)code;
-    _PyCoMonitoringData *data = get_data(co);
+    _PyCoMonitoringData *data = get_data(co, interp);
     if (data == NULL && event_set == 0) {
         Py_RETURN_NONE;
     }

@@ -72,8 +72,9 @@ struct _Py_monitoring_state {
    state.  Called when co->_co_instrumentation_version is stale. */
 extern int _Py_Instrument(PyCodeObject *co, PyInterpreterState *interp);
 
-/* Firing events from the eval loop.  Each returns 0, or -1 with an exception
-   set (raised by a callback, or by the machinery). */
+/* Firing events from the eval loop.  Each returns the set of tools the event
+   was for (>= 0), or -1 with an exception set (raised by a callback, or by
+   the machinery). */
 extern int _Py_call_instrumentation(PyThreadState *tstate, int event,
     struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr);
 extern int _Py_call_instrumentation_arg(PyThreadState *tstate, int event,
@@ -81,16 +82,27 @@ extern int _Py_call_instrumentation_arg(PyThreadState *tstate, int event,
 extern int _Py_call_instrumentation_2args(PyThreadState *tstate, int event,
     struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, PyObject *arg0, PyObject *arg1);
 /* Events about the current exception (RAISE, RERAISE, EXCEPTION_HANDLED,
-   PY_UNWIND, PY_THROW, C_RAISE, STOP_ITERATION): the exception stays set
-   unless a callback raises, in which case the callback's exception replaces
-   it and -1 is returned. */
+   PY_UNWIND, PY_THROW, STOP_ITERATION): the exception stays set unless a
+   callback raises, in which case the callback's exception replaces it and -1
+   is returned. */
 extern int _Py_call_instrumentation_exc0(PyThreadState *tstate, int event,
     struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr);
-extern int _Py_call_instrumentation_exc2(PyThreadState *tstate, int event,
-    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, PyObject *arg0, PyObject *arg1);
+/* C_RETURN, or C_RAISE (about the current exception, as above), of a call
+   whose CALL event was for the tools in `called`. */
+extern int _Py_call_instrumentation_c_event(PyThreadState *tstate, int event,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
+    PyObject *callable, PyObject *arg0, uint8_t call_tools);
 /* STOP_ITERATION for a generator or coroutine that returned `value`. */
 extern int _Py_call_instrumentation_stop_iteration(PyThreadState *tstate,
     struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, PyObject *value);
+
+/* While a monitoring callback runs, tstate->tracing_what holds the event as
+   _PY_MONITORING_TRACING_WHAT(event): a negative value, so that it can never
+   be taken for one of the PyTrace_* events of a sys.settrace function.
+   frame.f_lineno's setter reads it to refuse jumps from events at which the
+   eval loop cannot move to another instruction. */
+#define _PY_MONITORING_TRACING_WHAT(event) (-1 - (event))
+#define _PY_MONITORING_TRACING_EVENT(what) (-1 - (what))
 
 /* Is any tool interested in this global-only event? (cheap, for error paths) */
 #define _Py_MONITORING_WANTS(interp, event) \

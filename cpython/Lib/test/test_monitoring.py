@@ -2053,6 +2053,41 @@ class TestDisable(MonitoringTestCase):
                 self._check_disable_refused(event, events, func, codes,
                                             expected)
 
+    def test_disable_from_call_keeps_that_calls_c_events(self):
+        # A CALL callback that returns DISABLE still receives the C_RETURN
+        # or C_RAISE of that same call; later calls there send neither.
+        def pop():
+            try:
+                {}.pop("k")
+            except KeyError:
+                return "caught"
+
+        codes = {call_builtins.__code__, pop.__code__}
+        seen = []
+
+        def record(name, result=None):
+            def callback(code, offset, func, arg0):
+                if code in codes:
+                    seen.append((name, describe(func)))
+                    return result
+            return callback
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.CALL, record("CALL", mon.DISABLE))
+        mon.register_callback(TOOL, E.C_RETURN, record("C_RETURN"))
+        mon.register_callback(TOOL, E.C_RAISE, record("C_RAISE"))
+        mon.set_events(TOOL, E.CALL | E.C_RETURN | E.C_RAISE)
+        for _ in range(2):
+            self.assertEqual(call_builtins(), 7)
+            self.assertEqual(pop(), "caught")
+        mon.set_events(TOOL, 0)
+        self.assertEqual(seen, [
+            ("CALL", "len"), ("C_RETURN", "len"),
+            ("CALL", "get"), ("C_RETURN", "get"),
+            ("CALL", "sorted"), ("C_RETURN", "sorted"),
+            ("CALL", "globals"), ("C_RETURN", "globals"),
+            ("CALL", "pop"), ("C_RAISE", "pop"),
+        ])
+
     def test_disable_refused_replaces_exception(self):
         seen = []
 
@@ -2442,6 +2477,160 @@ class TestReentrancy(MonitoringTestCase):
         self.assertEqual(log, [1])
 
 
+class TestFrameSeenByCallbacks(MonitoringTestCase):
+    """A callback sees the monitored frame in a consistent state."""
+
+    # 3.12 and 3.13 (and the fork) show the delegate while PY_YIELD runs;
+    # 3.14 shows None until the frame is suspended.
+    DELEGATE_SEEN = not sys.version_info >= (3, 14)
+
+    def test_gi_yieldfrom_during_py_yield(self):
+        # The yielded value is off the stack: the delegate is what
+        # gi_yieldfrom finds (this read a stale stack slot and crashed).
+        import gc
+        seen = []
+        g = delegator()
+
+        def on_yield(code, offset, value):
+            if code is delegator.__code__:
+                seen.append(g.gi_yieldfrom)
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.PY_YIELD, on_yield)
+        mon.set_events(TOOL, E.PY_YIELD)
+        first = next(g)
+        inner = g.gi_yieldfrom
+        rest = list(g)
+        mon.set_events(TOOL, 0)
+        gc.collect()
+        self.assertEqual([first] + rest, [1, 2])
+        self.assertEqual(len(seen), 2)
+        for delegate in seen:
+            self.assertIs(delegate, inner if self.DELEGATE_SEEN else None)
+
+    def test_cr_await_during_py_yield(self):
+        seen = []
+        coro = coro_suspending()
+
+        def on_yield(code, offset, value):
+            if code is coro_suspending.__code__:
+                seen.append((value, coro.cr_await))
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.PY_YIELD, on_yield)
+        mon.set_events(TOOL, E.PY_YIELD)
+        self.assertEqual(step_coro(coro, None), "paused")
+        awaited = coro.cr_await
+        self.assertEqual(step_coro(coro, 7), ("done", 7))
+        mon.set_events(TOOL, 0)
+        self.assertEqual(len(seen), 1)
+        self.assertEqual(seen[0][0], "paused")
+        self.assertIs(seen[0][1], awaited if self.DELEGATE_SEEN else None)
+
+    def test_gc_inside_every_event(self):
+        # The collector traverses the frames of suspended and running
+        # generators: what it finds must be what is on their stacks.
+        import gc
+        events = events_of(*IN_SCOPE)
+        calls = []
+
+        def collect(code, offset, *args):
+            if code.co_filename == __file__:
+                calls.append(code.co_name)
+                gc.collect()
+        self.claim(TOOL)
+        for name in IN_SCOPE:
+            mon.register_callback(TOOL, getattr(E, name), collect)
+        mon.set_events(TOOL, events)
+        try:
+            results = (list(delegator()), drive_with_send(),
+                       catcher(reraise_finally), step_coro(coro_suspending(), None),
+                       list(gen_with_finally()))
+        finally:
+            mon.set_events(TOOL, 0)
+        self.assertEqual(results[0], [1, 2])
+        self.assertGreater(len(calls), 20)
+
+    def _jump_from(self, event, events, code, target):
+        # A tool that tries to jump from `event`, called under
+        # sys.call_tracing() inside a settrace 'line' event (as pdb's "debug"
+        # command runs code): the jump is refused with ValueError and the
+        # function runs as usual.
+        errors = []
+
+        def noop_trace(frame, what, arg):
+            return noop_trace
+
+        def jump(event_code, offset, *args):
+            if event_code is code:
+                frame = sys._getframe(1)
+                frame.f_trace = noop_trace
+                try:
+                    frame.f_lineno = code.co_firstlineno + 1
+                except ValueError as e:
+                    errors.append(str(e))
+                else:
+                    errors.append("jumped")
+                finally:
+                    frame.f_trace = None
+
+        def run():
+            return target(), target()
+
+        results = []
+
+        def tracer(frame, what, arg):
+            if what == "line" and frame.f_code is outer.__code__ and not results:
+                results.append(sys.call_tracing(run, ()))
+            return tracer
+
+        def outer():
+            x = 1
+            return x
+
+        self.claim(TOOL)
+        mon.register_callback(TOOL, getattr(E, event), jump)
+        mon.set_events(TOOL, events)
+        sys.settrace(tracer)
+        try:
+            outer()
+        finally:
+            sys.settrace(None)
+            mon.free_tool_id(TOOL)
+        return results[0], errors
+
+    def test_f_lineno_refused_from_events(self):
+        during_call = "can't jump during a call"
+        new_frame = "can't jump from the 'call' trace event of a new frame"
+        not_line = "can only jump from a 'line' trace event"
+        c_events = E.CALL | E.C_RETURN | E.C_RAISE
+        cases = [
+            ("CALL", E.CALL, call_builtins, call_builtins, during_call),
+            ("C_RETURN", c_events, call_builtins, call_builtins, during_call),
+            ("PY_START", E.PY_START, callee, callee, new_frame),
+            ("PY_RETURN", E.PY_RETURN, callee, callee, not_line),
+            ("RAISE", E.RAISE, raise_in_operation, raise_in_operation, not_line),
+            ("EXCEPTION_HANDLED", E.EXCEPTION_HANDLED, raise_in_operation,
+             raise_in_operation, not_line),
+        ]
+        if FORK:
+            # Upstream lets PY_YIELD and PY_RESUME callbacks jump; the fork's
+            # eval loop only moves to another instruction after a 'line'
+            # trace event.
+            cases += [
+                ("PY_YIELD", E.PY_YIELD, gen_values, lambda: list(gen_values()),
+                 not_line),
+                ("PY_RESUME", E.PY_RESUME, gen_values, lambda: list(gen_values()),
+                 not_line),
+            ]
+        for event, events, where, target, message in cases:
+            with self.subTest(event=event):
+                expected = target(), target()
+                results, errors = self._jump_from(event, events,
+                                                  where.__code__, target)
+                self.assertEqual(results, expected)
+                self.assertTrue(errors)
+                self.assertEqual(set(errors), {message})
+
+
 class TestThreads(MonitoringTestCase):
 
     def test_events_from_worker_thread(self):
@@ -2636,6 +2825,79 @@ class TestSubinterpreters(MonitoringTestCase):
         self.assertEqual(seen, ["run_sub"])
         self.assertEqual(mon.get_tool(TOOL), "test")
         self.assertEqual(mon.get_events(TOOL), E.PY_START)
+
+    # posixpath is deep-frozen: its code objects are shared by every
+    # interpreter of the process.
+    SHARED_CODE_SETUP = """if 1:
+        import posixpath, sys
+        mon = sys.monitoring
+        mon.use_tool_id({tool}, "sub")
+        mon.register_callback({tool}, mon.events.PY_START, lambda c, o: None)
+        mon.set_local_events({tool}, posixpath.join.__code__,
+                             mon.events.PY_START)
+        posixpath.join("a", "b")
+    """
+
+    def test_shared_code_survives_subinterpreter_teardown(self):
+        # The sub-interpreter monitors posixpath.join first; the main
+        # interpreter's own local events on it must outlive the
+        # sub-interpreter.
+        import posixpath
+        interpreters = support.import_helper.import_module("_xxsubinterpreters")
+        code = posixpath.join.__code__
+        sub = interpreters.create()
+        try:
+            interpreters.run_string(sub, self.SHARED_CODE_SETUP.format(tool=TOOL))
+            seen = []
+            self.claim(TOOL)
+            mon.register_callback(TOOL, E.PY_START,
+                                  lambda c, o: seen.append(c) if c is code else None)
+            self.set_local(TOOL, code, E.PY_START)
+            posixpath.join("a", "b")
+        finally:
+            interpreters.destroy(sub)
+        self.assertEqual(mon.get_local_events(TOOL, code), E.PY_START)
+        for _ in range(6):
+            posixpath.join("a", "b")
+        self.assertEqual(len(seen), 7)
+
+    def test_monitoring_used_during_subinterpreter_teardown(self):
+        # Code that runs while a sub-interpreter is torn down uses
+        # sys.monitoring on shared code; nothing of it may outlive the
+        # sub-interpreter (this wrote through a freed interpreter at exit).
+        support.import_helper.import_module("_xxsubinterpreters")
+        late = f"""if 1:
+            import builtins, posixpath, sys
+            class Late:
+                def __del__(self):
+                    mon = sys.monitoring
+                    mon.use_tool_id({TOOL}, "late")
+                    mon.register_callback({TOOL}, mon.events.PY_START,
+                                          lambda c, o: None)
+                    mon.set_local_events({TOOL}, posixpath.join.__code__,
+                                         mon.events.PY_START)
+                    posixpath.join("x", "y")
+            sys.late = Late()
+            builtins.late = Late()
+        """
+        script = f"""if 1:
+            import posixpath, sys, _xxsubinterpreters as interpreters
+            sub = interpreters.create()
+            interpreters.run_string(sub, {late!r})
+            interpreters.destroy(sub)
+            mon = sys.monitoring
+            code = posixpath.join.__code__
+            seen = []
+            mon.use_tool_id({TOOL}, "main")
+            mon.register_callback({TOOL}, mon.events.PY_START,
+                                  lambda c, o: seen.append(c) if c is code else None)
+            mon.set_local_events({TOOL}, code, mon.events.PY_START)
+            posixpath.join("a", "b")
+            assert len(seen) == 1, seen
+            print("ok")
+        """
+        result = script_helper.assert_python_ok("-c", script)
+        self.assertEqual(result.out.strip(), b"ok")
 
 
 if __name__ == "__main__":
