@@ -661,6 +661,26 @@ _Py_call_instrumentation_c_event(PyThreadState *tstate, int event,
     return call_tools(tstate, event, frame, instr, tools, 4, args);
 }
 
+/* gen.throw() ended the iterator that a suspended generator delegates to
+   (yield from, await), with the StopIteration now set, and the generator
+   continues after its delegation without passing a RESUME (3.11's
+   _gen_throw() moves it there itself).  Bring its code up to date, and
+   report the resumption as PY_THROW of that StopIteration at the suspension
+   point, as upstream does. */
+int
+_Py_call_instrumentation_delegate_ended(PyThreadState *tstate,
+                                        _PyInterpreterFrame *frame)
+{
+    if (_Py_Instrument(frame->f_code, tstate->interp) < 0) {
+        return -1;
+    }
+    if (!_Py_MONITORING_WANTS(tstate->interp, PY_MONITORING_EVENT_PY_THROW)) {
+        return 0;
+    }
+    return _Py_call_instrumentation_exc0(tstate, PY_MONITORING_EVENT_PY_THROW,
+                                         frame, frame->prev_instr);
+}
+
 int
 _Py_call_instrumentation_stop_iteration(PyThreadState *tstate,
                                         _PyInterpreterFrame *frame,

@@ -92,6 +92,10 @@ extern int _Py_call_instrumentation_exc0(PyThreadState *tstate, int event,
 extern int _Py_call_instrumentation_c_event(PyThreadState *tstate, int event,
     struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
     PyObject *callable, PyObject *arg0, uint8_t call_tools);
+/* PY_THROW for a generator resumed by gen.throw() after the iterator it
+   delegated to ended (Objects/genobject.c); the StopIteration is set. */
+extern int _Py_call_instrumentation_delegate_ended(PyThreadState *tstate,
+    struct _PyInterpreterFrame *frame);
 /* STOP_ITERATION for a generator or coroutine that returned `value`. */
 extern int _Py_call_instrumentation_stop_iteration(PyThreadState *tstate,
     struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, PyObject *value);

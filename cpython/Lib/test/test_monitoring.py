@@ -2631,6 +2631,100 @@ class TestFrameSeenByCallbacks(MonitoringTestCase):
                 self.assertEqual(set(errors), {message})
 
 
+class TestEventConsistency(MonitoringTestCase):
+    """What a tool receives does not depend on what else is monitored."""
+
+    def _record(self, events, func, wanted, runs=3):
+        seen = []
+        self.claim(TOOL)
+        for name in wanted:
+            mon.register_callback(
+                TOOL, getattr(E, name),
+                lambda code, offset, *args, name=name:
+                    seen.append((name, code.co_name, offset, tuple(map(describe, args))))
+                    if code.co_filename == __file__ and code.co_name != "_record" else None)
+        mon.set_events(TOOL, events)
+        try:
+            for _ in range(runs):
+                func()
+        finally:
+            mon.free_tool_id(TOOL)
+        return seen
+
+    def test_for_loop_over_generator_returning_a_value(self):
+        # The StopIteration that ends iterating a generator is
+        # STOP_ITERATION, never RAISE, whether STOP_ITERATION is on or not.
+        def gen():
+            yield 1
+            return -2
+
+        def loop():
+            for x in gen():
+                pass
+        self.assertEqual(self._record(E.RAISE, loop, ["RAISE"]), [])
+        events = self._record(E.RAISE | E.STOP_ITERATION, loop,
+                              ["RAISE", "STOP_ITERATION"], runs=1)
+        self.assertEqual([e[:2] for e in events], [("STOP_ITERATION", "loop")])
+
+    def test_raise_offset_of_a_failing_c_call(self):
+        # The call fails in C code that ran Python code; RAISE reports the
+        # same offset whether or not CALL is monitored there (and however
+        # the call has been specialized by then).
+        def caller():
+            try:
+                sum(1 // (x - 2) for x in range(3))
+            except ZeroDivisionError:
+                pass
+
+        def offsets(events):
+            # Enough runs for the call to be quickened and specialized.
+            return [e[2] for e in self._record(events, caller, ["RAISE"], runs=50)
+                    if e[1] == "caller"]
+        plain = offsets(E.RAISE)
+        with_call = offsets(E.RAISE | E.CALL | E.C_RETURN | E.C_RAISE)
+        self.assertEqual(len(plain), 50)
+        self.assertEqual(set(plain), set(with_call))
+        self.assertEqual(len(set(plain)), 1)
+
+    def test_throw_ends_delegate_then_generator_yields(self):
+        # throw() into a generator suspended in "yield from" ends the inner
+        # generator; the outer one goes on and yields again: that is a
+        # PY_THROW of the outer frame with the StopIteration.
+        def inner():
+            try:
+                yield 1
+            except ValueError:
+                pass
+            return 2
+
+        def outer():
+            r = yield from inner()
+            yield r
+
+        suspended = []
+
+        def run():
+            g = outer()
+            suspended.append(g)     # not finalized while recording
+            next(g)
+            return g.throw(ValueError)
+
+        names = ["PY_START", "PY_RESUME", "PY_YIELD", "PY_RETURN",
+                 "PY_UNWIND", "PY_THROW"]
+        events = self._record(events_of(*names), run, names, runs=1)
+        self.assertEqual([(e[0], e[1], e[3]) for e in events
+                          if e[1] in ("inner", "outer")], [
+            ("PY_START", "outer", ()),
+            ("PY_START", "inner", ()),
+            ("PY_YIELD", "inner", ("1",)),
+            ("PY_YIELD", "outer", ("1",)),
+            ("PY_THROW", "inner", (exc(ValueError),)),
+            ("PY_RETURN", "inner", ("2",)),
+            ("PY_THROW", "outer", (exc(StopIteration, 2),)),
+            ("PY_YIELD", "outer", ("2",)),
+        ])
+
+
 class TestThreads(MonitoringTestCase):
 
     def test_events_from_worker_thread(self):
