@@ -1234,8 +1234,8 @@ _Py_CreateMonitoringObject(void)
 
    Code-like objects (fork).  Events may be fired for any object the C code
    uses as its code.  Local events for objects that are not code objects, and
-   for code objects with no instruction to instrument (no RESUME, so
-   _co_firsttraceable >= Py_SIZE), are kept here, in a table keyed by the
+   for code objects with no meaningful bytecode (see capi_uses_table()), are
+   kept here, in a table keyed by the
    object's identity that holds a strong reference while some tool has local
    events on it.  Code objects with bytecode keep theirs in the engine's
    per-code data, which both the eval loop and this section read.
@@ -1298,12 +1298,26 @@ capi_codelike_free(void *value)
     PyMem_Free(entry);
 }
 
-/* Does `code` keep its local events in the C API's table? */
+/* Does `code` keep its local events in the C API's table?  Yes for objects
+   that are not code objects, and for code objects with no meaningful
+   bytecode: none at all, or only PyCode_NewEmpty()'s placeholder (RESUME,
+   LOAD_ASSERTION_ERROR, RAISE_VARARGS), which compiled code such as Cython's
+   uses for its functions and which never runs anything. */
 static int
 capi_uses_table(PyObject *code)
 {
-    return !PyCode_Check(code) ||
-           ((PyCodeObject *)code)->_co_firsttraceable >= Py_SIZE(code);
+    if (!PyCode_Check(code)) {
+        return 1;
+    }
+    PyCodeObject *co = (PyCodeObject *)code;
+    if (co->_co_firsttraceable >= Py_SIZE(co)) {
+        return 1;
+    }
+    _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    return Py_SIZE(co) == 3 &&
+           _PyOpcode_Deopt[_Py_OPCODE(instrs[0])] == RESUME &&
+           _PyOpcode_Deopt[_Py_OPCODE(instrs[1])] == LOAD_ASSERTION_ERROR &&
+           _PyOpcode_Deopt[_Py_OPCODE(instrs[2])] == RAISE_VARARGS;
 }
 
 static capi_codelike *
