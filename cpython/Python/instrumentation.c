@@ -1265,6 +1265,10 @@ typedef struct {
 
 struct _PyMonitoringCapiState {
     _Py_hashtable_t *codelikes;         /* object -> capi_codelike *, or NULL */
+    /* The last lookup (events come in runs for one code object); reset
+       whenever the table changes. */
+    PyObject *last_key;
+    capi_codelike *last_entry;
     /* Tools that set each local event on some code or code-like object since
        they were last cleared: an over-approximation, see above. */
     uint8_t local_any[_PY_MONITORING_EVENTS];
@@ -1327,7 +1331,18 @@ capi_lookup(PyInterpreterState *interp, PyObject *code)
     if (capi == NULL || capi->codelikes == NULL) {
         return NULL;
     }
-    return (capi_codelike *)_Py_hashtable_get(capi->codelikes, code);
+    if (capi->last_key != code) {
+        capi->last_entry = (capi_codelike *)_Py_hashtable_get(capi->codelikes, code);
+        capi->last_key = code;
+    }
+    return capi->last_entry;
+}
+
+static void
+capi_table_changed(struct _PyMonitoringCapiState *capi)
+{
+    capi->last_key = NULL;
+    capi->last_entry = NULL;
 }
 
 /* Local tool sets apply to the event itself; C_RETURN and C_RAISE follow CALL. */
@@ -1346,13 +1361,13 @@ capi_tools_for(PyInterpreterState *interp, PyObject *code, int event)
     if (!is_local_event(key)) {
         return tools;
     }
-    if (capi_uses_table(code)) {
-        capi_codelike *entry = capi_lookup(interp, code);
-        if (entry != NULL) {
-            tools |= entry->local.tools[key];
-        }
+    /* Only objects capi_uses_table() accepts have entries, and those have no
+       local events in the engine's per-code data. */
+    capi_codelike *entry = capi_lookup(interp, code);
+    if (entry != NULL) {
+        tools |= entry->local.tools[key];
     }
-    else {
+    else if (PyCode_Check(code)) {
         _PyCoMonitoringData *data = get_data((PyCodeObject *)code);
         if (data != NULL) {
             tools |= data->local.tools[key];
@@ -1478,6 +1493,7 @@ capi_set_local_events(PyInterpreterState *interp, int tool_id, PyObject *code,
         }
         Py_INCREF(code);
         entry->obj = code;
+        capi_table_changed(capi);
         if (_Py_hashtable_set(capi->codelikes, code, entry) < 0) {
             capi_codelike_free(entry);
             PyErr_NoMemory();
@@ -1486,6 +1502,7 @@ capi_set_local_events(PyInterpreterState *interp, int tool_id, PyObject *code,
     }
     set_tool_events(&entry->local, tool_id, event_set);
     if (capi_entry_empty(entry)) {
+        capi_table_changed(interp->monitoring.capi);
         entry = _Py_hashtable_steal(interp->monitoring.capi->codelikes, code);
         capi_codelike_free(entry);
     }
@@ -1535,6 +1552,7 @@ capi_clear_tool(PyInterpreterState *interp, int tool_id)
     if (args.empty == NULL) {
         return;
     }
+    capi_table_changed(capi);
     for (Py_ssize_t i = 0; i < args.n_empty; i++) {
         capi_codelike_free(_Py_hashtable_steal(capi->codelikes, args.empty[i]));
     }

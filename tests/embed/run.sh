@@ -33,7 +33,7 @@ config=$prefix/bin/python3.11-config
     # shellcheck disable=SC2046
     cc -shared -fPIC $("$config" --cflags) -Werror=implicit-function-declaration \
         -o "$out/capi_ext$suffix" "$here/capi-ext/capi_ext.c"
-    cd "$out" && PYTHONPATH=$out "$py" -m unittest -v "$here/capi-ext/test_capi_ext.py" 2>&1
+    cd "$out" && PYTHONPATH=$out "$py" "$here/capi-ext/test_capi_ext.py" -v 2>&1
 ) > "$out/capi-ext.log" 2>&1
 st=$?
 grep -E '\.\.\. |^Ran |^OK|^FAILED' "$out/capi-ext.log" | sed 's/^/    /'
@@ -47,7 +47,8 @@ result capi-ext $st
     # shellcheck disable=SC2046
     cc -Werror=implicit-function-declaration -o "$out/embed-shared" "$here/embed/embed_monitoring.c" \
         $(pkg-config --cflags --libs python-3.11-embed) -Wl,-rpath,"$prefix/lib"
-    ldd "$out/embed-shared" | grep -q "$prefix/lib/libpython3.11.so"
+    ldd "$out/embed-shared" > "$out/embed-shared.ldd"
+    grep -q "$prefix/lib/libpython3.11.so" "$out/embed-shared.ldd"
     "$out/embed-shared"
 ) > "$out/embed-shared.log" 2>&1
 st=$?
@@ -63,7 +64,8 @@ print(" ".join(s.get_config_var(v) or "" for v in ("LIBS", "SYSLIBS", "LINKFORSH
         # shellcheck disable=SC2086
         cc -Werror=implicit-function-declaration -I"$src/Include" -I"$static_obj" \
             -o "$out/embed-static" "$here/embed/embed_monitoring.c" "$static_obj/libpython3.11.a" $vars
-        ! ldd "$out/embed-static" | grep -q libpython
+        ldd "$out/embed-static" > "$out/embed-static.ldd"
+        ! grep -q libpython "$out/embed-static.ldd"
         EMBED_PROGRAM_NAME=$static_obj/python "$out/embed-static"
     ) > "$out/embed-static.log" 2>&1
     st=$?
