@@ -1257,6 +1257,29 @@ _Py_CreateMonitoringObject(void)
 static_assert(_PY_MONITORING_EVENTS == PY_MONITORING_EVENT_BRANCH + 1,
               "the public event numbers (cpython/monitoring.h) and the engine's disagree");
 static_assert(PY_MONITORING_TOOL_IDS <= 8, "PyMonitoringState.active is a uint8_t");
+#define _CAPI_LOCAL_MASK \
+    ((PY_MONITORING_IS_INSTRUMENTED_EVENT(0) << 0) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(1) << 1) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(2) << 2) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(3) << 3) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(4) << 4) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(5) << 5) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(6) << 6) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(7) << 7) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(8) << 8) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(9) << 9) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(10) << 10) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(11) << 11) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(12) << 12) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(13) << 13) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(14) << 14) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(15) << 15) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(16) << 16) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(17) << 17) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(18) << 18))
+static_assert(_CAPI_LOCAL_MASK == _PY_MONITORING_LOCAL_EVENT_SET,
+              "PY_MONITORING_IS_INSTRUMENTED_EVENT() disagrees with the engine's local events");
+#undef _CAPI_LOCAL_MASK
 
 typedef struct {
     PyObject *obj;                      /* strong reference */

@@ -16,7 +16,7 @@ set -uo pipefail
 
 prefix=$1 static_obj=$2 src=$3 out=$4
 here=$(cd "$(dirname "$0")/.." && pwd)
-mkdir -p "$out"
+mkdir -p "$out" && out=$(cd "$out" && pwd)
 passed=0 failed=0 skipped=0
 result() {  # result NAME STATUS
     if [ "$2" -eq 0 ]; then echo "$1 ... ok"; passed=$((passed + 1))
