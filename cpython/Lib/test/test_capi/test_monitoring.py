@@ -536,6 +536,20 @@ class NativeCallbackTest(MonitoringCAPITestBase):
         python_function()
         self.assertEqual(len(log), 2)
 
+    def test_reregistered_for_another_event(self):
+        # The interpreter passes the event it fires, not the one the
+        # callback was first registered for.
+        log = self.native(TOOL, "PY_START")
+        cb = mon.register_callback(TOOL, E.PY_START, None)
+        mon.register_callback(OTHER, E.PY_RETURN, cb)
+        del cb
+        mon.set_local_events(OTHER, python_function.__code__, E.PY_RETURN)
+        python_function()
+        self.assertEqual(len(log), 1)
+        event, code, offset, lineno, target, arg, arg0 = log[0]
+        self.assertEqual((event, code, arg), (ID["PY_RETURN"], python_function.__code__, 1))
+        self.assertGreater(offset, 0)
+
     def test_data_freed_when_the_callback_goes(self):
         before = _testcapi.monitoring_native_frees()
         self.native(TOOL, "PY_START")
