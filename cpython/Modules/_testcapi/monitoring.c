@@ -276,8 +276,14 @@ static Py_ssize_t native_frees;     /* free_data calls, for lifetime tests */
 
 typedef struct {
     PyObject *target;       /* list (recorder) or set (line coverage) */
-    int result;             /* recorder: 0, PY_MONITORING_DISABLE, or -1 */
+    int result;             /* recorder: 0, PY_MONITORING_DISABLE, -1 (raise),
+                               or UNREGISTER */
+    int tool;
 } native_data;
+
+/* The recorder unregisters itself, then records: its data must stay valid
+   until it returns. */
+#define UNREGISTER 2
 
 static void
 native_free(void *p)
@@ -299,6 +305,10 @@ static int
 native_record(const PyMonitoringEvent *ev, void *p)
 {
     native_data *d = (native_data *)p;
+    if (d->result == UNREGISTER &&
+        PyMonitoring_RegisterNativeCallback(d->tool, ev->event, NULL, NULL, NULL) < 0) {
+        return -1;
+    }
     PyObject *item = Py_BuildValue("(iOiiiOO)", ev->event, or_none(ev->code),
                                    (int)ev->offset, ev->lineno, (int)ev->target_offset,
                                    or_none(ev->arg), or_none(ev->arg0));
@@ -314,7 +324,7 @@ native_record(const PyMonitoringEvent *ev, void *p)
         PyErr_SetString(PyExc_RuntimeError, "native callback failed");
         return -1;
     }
-    return d->result;
+    return d->result == UNREGISTER ? 0 : d->result;
 }
 
 /* A line-coverage tool: add the line number to a set. */
@@ -342,6 +352,7 @@ register_native(PyMonitoring_NativeCallback func, int tool, int event,
     Py_INCREF(target);
     d->target = target;
     d->result = result;
+    d->tool = tool;
     if (PyMonitoring_RegisterNativeCallback(tool, event, func, d, native_free) < 0) {
         /* still ours */
         Py_DECREF(target);

@@ -550,6 +550,16 @@ class NativeCallbackTest(MonitoringCAPITestBase):
         self.assertEqual((event, code, arg), (ID["PY_RETURN"], python_function.__code__, 1))
         self.assertGreater(offset, 0)
 
+    def test_callback_unregisters_itself(self):
+        before = _testcapi.monitoring_native_frees()
+        log = self.native(TOOL, "PY_START", result=2)
+        mon.set_local_events(TOOL, python_function.__code__, E.PY_START)
+        python_function()
+        python_function()
+        self.assertEqual(len(log), 1)
+        self.assertEqual(_testcapi.monitoring_native_frees(), before + 1)
+        self.assertIsNone(mon.register_callback(TOOL, E.PY_START, None))
+
     def test_data_freed_when_the_callback_goes(self):
         before = _testcapi.monitoring_native_frees()
         self.native(TOOL, "PY_START")
