@@ -1,13 +1,13 @@
 # The fork's build: pristine CPython 3.11.2 + cpython/ -> build/cpython -> build/obj/fork-<variant>.
 #
 #   make                 install build deps (as root), assemble, build, show it running
-#   make test            fork tests, CPython's regression suite, tooling round trip
+#   make test            fork tests, C API out of tree, CPython's regression suite, tooling round trip
 #   make tree            assemble build/cpython (base commit = pristine, fork commit = cpython/)
 #   make export          write the assembled tree's work back into cpython/
 #   make check-exported  fail if the assembled tree holds work cpython/ lacks
 #   make review          the whole change as one diff: build/fork.diff
 #   make install PREFIX=/opt/py311m
-#   make bench / make bench-optimized
+#   make bench / make bench-optimized / make bench-capi (the C API, bench/capi)
 #
 # Variant switches (combine freely): SHARED=1 (libpython3.11.so), OPTIMIZED=1 (PGO+LTO),
 # DEBUG=1 (--with-pydebug).  The stock reference is always built with the same switches.
@@ -24,8 +24,8 @@ endif
 OBJ := build/obj/fork-$(VARIANT)
 PYTHON := $(OBJ)/python
 
-.PHONY: all deps tree export check-exported review build stock show test test-fork test-regrtest \
-        test-roundtrip install bench bench-optimized clean distclean
+.PHONY: all deps tree export check-exported review build stock show test test-fork test-capi test-regrtest \
+        test-roundtrip install bench bench-capi bench-optimized clean distclean
 
 all: build show
 
@@ -61,6 +61,9 @@ test: build
 test-fork: build
 	@tools/run-tests.sh $(VARIANT) fork
 
+test-capi: build
+	@tools/run-tests.sh $(VARIANT) capi
+
 test-regrtest: build
 	@tools/run-tests.sh $(VARIANT) regrtest
 
@@ -73,6 +76,9 @@ install: build
 bench:
 	@tools/deps.sh --bench
 	@bench/run.sh default
+
+bench-capi: build
+	@bench/capi/run.sh
 
 bench-optimized:
 	@tools/deps.sh --bench

@@ -422,6 +422,18 @@ tool_state_changed(PyInterpreterState *interp)
 
 /* Firing events --------------------------------------------------------*/
 
+/* The C API (the section at the end of this file), as the engine sees it. */
+static PyTypeObject NativeCallback_Type;
+static PyObject *native_callback_call(PyObject *callback, int event,
+                                      PyObject *const *args, Py_ssize_t nargs);
+static int capi_uses_table(PyObject *code);
+static int capi_get_local_events(PyInterpreterState *interp, int tool_id, PyObject *code);
+static int capi_set_local_events(PyInterpreterState *interp, int tool_id, PyObject *code,
+                                 int event_set);
+static int capi_note_local_events(PyInterpreterState *interp, int tool_id, int event_set);
+static void capi_clear_tool(PyInterpreterState *interp, int tool_id);
+static void capi_fini(PyInterpreterState *interp);
+
 static inline int
 is_local_event(int event)
 {
@@ -510,8 +522,10 @@ call_tools(PyThreadState *tstate, int event, _PyInterpreterFrame *frame,
         int what = tstate->tracing_what;
         tstate->tracing_what = _PY_MONITORING_TRACING_WHAT(event);
         PyThreadState_EnterTracing(tstate);
-        PyObject *res = _PyObject_VectorcallTstate(
-            tstate, callback, args + 1, nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        PyObject *res = Py_IS_TYPE(callback, &NativeCallback_Type)
+            ? native_callback_call(callback, event, args + 1, nargs)
+            : _PyObject_VectorcallTstate(tstate, callback, args + 1,
+                                         nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
         PyThreadState_LeaveTracing(tstate);
         tstate->tracing_what = what;
         Py_DECREF(callback);
@@ -829,6 +843,7 @@ clear_tool(PyInterpreterState *interp, int tool_id)
         set_tool_events(&data->local, tool_id, 0);
     }
     clear_disabled(interp, (uint8_t)(1 << tool_id));
+    capi_clear_tool(interp, tool_id);
     for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
         Py_CLEAR(interp->monitoring.callables[tool_id][e]);
     }
@@ -846,6 +861,7 @@ _PyMonitoring_Fini(PyInterpreterState *interp)
         Py_CLEAR(m->tool_names[tool]);
     }
     memset(&m->events, 0, sizeof(m->events));
+    capi_fini(interp);
     /* Code objects can outlive the interpreter (static code objects outlive
        every interpreter, and are shared by all of them): drop this
        interpreter's data, and leave the bytecode as the interpreter that
@@ -1104,11 +1120,12 @@ monitoring_get_local_events_impl(PyObject *module, int tool_id,
                                  PyObject *code)
 /*[clinic end generated code: output=d3e92c1c9c1de8f9 input=430e4a065e4bfdcc]*/
 {
-    if (check_tool_in_use(_PyInterpreterState_GET(), tool_id) < 0) {
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (check_tool_in_use(interp, tool_id) < 0) {
         return -1;
     }
-    if (check_code(code) < 0) {
-        return -1;
+    if (capi_uses_table(code)) {
+        return capi_get_local_events(interp, tool_id, code);
     }
     _PyCoMonitoringData *data = get_data((PyCodeObject *)code, _PyInterpreterState_GET());
     return data == NULL ? 0 : get_tool_events(&data->local, tool_id);
@@ -1136,11 +1153,19 @@ monitoring_set_local_events_impl(PyObject *module, int tool_id,
     if (check_tool_in_use(interp, tool_id) < 0) {
         return NULL;
     }
-    if (check_code(code) < 0) {
-        return NULL;
+    if (capi_uses_table(code)) {
+        /* Code-like objects and code without bytecode: only C code fires
+           their events (the C API section). */
+        if (capi_set_local_events(interp, tool_id, code, event_set) < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
     }
     event_set = check_event_set(event_set, _PY_MONITORING_LOCAL_EVENT_SET, "local ");
     if (event_set < 0) {
+        return NULL;
+    }
+    if (capi_note_local_events(interp, tool_id, event_set) < 0) {
         return NULL;
     }
     PyCodeObject *co = (PyCodeObject *)code;
@@ -1270,4 +1295,980 @@ _Py_CreateMonitoringObject(void)
         return NULL;
     }
     return mod;
+}
+
+
+/* The C API: firing events from C, code-like objects, native callbacks ------
+
+   Include/cpython/monitoring.h is the interface and documents the rules;
+   Doc/c-api/monitoring.rst is the user's documentation.  This section lives
+   in this file, after the engine, because it needs the engine's own view of
+   tool state (event_names, is_local_event, check_event_set, the per-code
+   data) and nothing else needs a wider internal interface for it.  It only
+   reads the engine's structures; its own state is interp->monitoring.capi.
+
+   Scopes and states.  A PyMonitoringState is what a location is for the eval
+   loop: PyMonitoring_EnterScope() sets state->active to the tools that may
+   want the event (global events, plus any tool that has this local event set
+   on some code or code-like object), and a DISABLE clears the tool's bit in
+   it.  The Fire functions deliver the event to state->active intersected with
+   the tools that want it now for that code-like object (its own local events
+   included), so a stale or over-approximated state costs a test, never a
+   wrong event.  The scope version is (epoch << 32 | interp version), where
+   the epoch is unique per interpreter and changes when the set of tools with
+   local events grows (set_local_events does not bump the interpreter's
+   version, which would re-instrument all code): a state cached by one
+   interpreter is never taken as current by another, and restart_events(),
+   which bumps the version, re-enables what callbacks disabled.  Version 0 is
+   "never entered": an interpreter in which no tool ever did anything reports
+   it, and a zero-initialized state is then right.
+
+   Code-like objects (fork).  Events may be fired for any object the C code
+   uses as its code.  Local events for objects that are not code objects, and
+   for code objects with no meaningful bytecode (see capi_uses_table()), are
+   kept here, in a table keyed by the
+   object's identity that holds a strong reference while some tool has local
+   events on it.  Code objects with bytecode keep theirs in the engine's
+   per-code data, which both the eval loop and this section read.
+   set_local_events() accepts a non-code object only if it looks like code
+   (has co_filename and co_name), so that passing a function or a string by
+   mistake still raises TypeError.
+
+   Native callbacks (fork) are wrapped in a NativeCallback object stored as
+   the tool's callback; call_instrumentation_vector() and capi_fire() call
+   the C function directly when they see that type.
+
+   Tools are called highest tool id first, as upstream does.  While a
+   callback runs tstate->tracing is raised, and events fired from C are not
+   delivered then, as for the eval loop's. */
+
+#include "pycore_hashtable.h"     // _Py_hashtable_t
+#include "structmember.h"         // PyMemberDef
+
+static_assert(_PY_MONITORING_EVENTS == PY_MONITORING_EVENT_BRANCH + 1,
+              "the public event numbers (cpython/monitoring.h) and the engine's disagree");
+static_assert(PY_MONITORING_TOOL_IDS <= 8, "PyMonitoringState.active is a uint8_t");
+#define _CAPI_LOCAL_MASK \
+    ((PY_MONITORING_IS_INSTRUMENTED_EVENT(0) << 0) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(1) << 1) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(2) << 2) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(3) << 3) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(4) << 4) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(5) << 5) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(6) << 6) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(7) << 7) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(8) << 8) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(9) << 9) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(10) << 10) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(11) << 11) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(12) << 12) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(13) << 13) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(14) << 14) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(15) << 15) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(16) << 16) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(17) << 17) | \
+     (PY_MONITORING_IS_INSTRUMENTED_EVENT(18) << 18))
+static_assert(_CAPI_LOCAL_MASK == _PY_MONITORING_LOCAL_EVENT_SET,
+              "PY_MONITORING_IS_INSTRUMENTED_EVENT() disagrees with the engine's local events");
+#undef _CAPI_LOCAL_MASK
+
+typedef struct {
+    PyObject *obj;                      /* strong reference */
+    _Py_Monitors local;
+} capi_codelike;
+
+struct _PyMonitoringCapiState {
+    _Py_hashtable_t *codelikes;         /* object -> capi_codelike *, or NULL */
+    /* The last lookup (events come in runs for one code object); reset
+       whenever the table changes. */
+    PyObject *last_key;
+    capi_codelike *last_entry;
+    /* Tools that set each local event on some code or code-like object since
+       they were last cleared: an over-approximation, see above. */
+    uint8_t local_any[_PY_MONITORING_EVENTS];
+    uint32_t epoch;
+};
+
+/* Epochs are unique across interpreters; 3.11 has one GIL for all of them. */
+static uint32_t capi_last_epoch;
+
+static struct _PyMonitoringCapiState *
+capi_state(PyInterpreterState *interp)
+{
+    struct _PyMonitoringCapiState *capi = interp->monitoring.capi;
+    if (capi == NULL) {
+        capi = PyMem_Calloc(1, sizeof(*capi));
+        if (capi == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        capi->epoch = ++capi_last_epoch;
+        interp->monitoring.capi = capi;
+    }
+    return capi;
+}
+
+static void
+capi_codelike_free(void *value)
+{
+    capi_codelike *entry = (capi_codelike *)value;
+    Py_DECREF(entry->obj);
+    PyMem_Free(entry);
+}
+
+/* Does `code` keep its local events in the C API's table?  Yes for objects
+   that are not code objects, and for code objects with no meaningful
+   bytecode: none at all, or only PyCode_NewEmpty()'s placeholder (RESUME,
+   LOAD_ASSERTION_ERROR, RAISE_VARARGS), which compiled code such as Cython's
+   uses for its functions and which never runs anything. */
+static int
+capi_uses_table(PyObject *code)
+{
+    if (!PyCode_Check(code)) {
+        return 1;
+    }
+    PyCodeObject *co = (PyCodeObject *)code;
+    if (co->_co_firsttraceable >= Py_SIZE(co)) {
+        return 1;
+    }
+    _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    return Py_SIZE(co) == 3 &&
+           _PyOpcode_Deopt[_Py_OPCODE(instrs[0])] == RESUME &&
+           _PyOpcode_Deopt[_Py_OPCODE(instrs[1])] == LOAD_ASSERTION_ERROR &&
+           _PyOpcode_Deopt[_Py_OPCODE(instrs[2])] == RAISE_VARARGS;
+}
+
+static capi_codelike *
+capi_lookup(PyInterpreterState *interp, PyObject *code)
+{
+    struct _PyMonitoringCapiState *capi = interp->monitoring.capi;
+    if (capi == NULL || capi->codelikes == NULL) {
+        return NULL;
+    }
+    if (capi->last_key != code) {
+        capi->last_entry = (capi_codelike *)_Py_hashtable_get(capi->codelikes, code);
+        capi->last_key = code;
+    }
+    return capi->last_entry;
+}
+
+static void
+capi_table_changed(struct _PyMonitoringCapiState *capi)
+{
+    capi->last_key = NULL;
+    capi->last_entry = NULL;
+}
+
+/* Local tool sets apply to the event itself; C_RETURN and C_RAISE follow CALL. */
+static inline int
+capi_event_key(int event)
+{
+    return ((_PY_MONITORING_C_EVENT_SET >> event) & 1) ? PY_MONITORING_EVENT_CALL : event;
+}
+
+/* Tools that want `event` now for `code`, from the global and local sets. */
+static uint8_t
+capi_tools_for(PyInterpreterState *interp, PyObject *code, int event)
+{
+    int key = capi_event_key(event);
+    uint8_t tools = interp->monitoring.events.tools[key];
+    if (!is_local_event(key)) {
+        return tools;
+    }
+    /* Only objects capi_uses_table() accepts have entries, and those have no
+       local events in the engine's per-code data. */
+    capi_codelike *entry = capi_lookup(interp, code);
+    if (entry != NULL) {
+        tools |= entry->local.tools[key];
+    }
+    else if (PyCode_Check(code)) {
+        _PyCoMonitoringData *data = get_data((PyCodeObject *)code, interp);
+        if (data != NULL) {
+            tools |= data->local.tools[key];
+        }
+    }
+    return tools;
+}
+
+/* Called by set_local_events() for every code object: a tool that sets a local
+   event somewhere must be in the scopes' active sets from now on. */
+static int
+capi_note_local_events(PyInterpreterState *interp, int tool_id, int event_set)
+{
+    uint8_t bit = (uint8_t)(1 << tool_id);
+    int grew = 0;
+    for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+        if (((event_set >> e) & 1) == 0) {
+            continue;
+        }
+        struct _PyMonitoringCapiState *capi = capi_state(interp);
+        if (capi == NULL) {
+            return -1;
+        }
+        if (!(capi->local_any[e] & bit)) {
+            capi->local_any[e] |= bit;
+            grew = 1;
+        }
+    }
+    if (grew) {
+        interp->monitoring.capi->epoch = ++capi_last_epoch;
+    }
+    return 0;
+}
+
+static int
+capi_check_codelike(PyObject *obj)
+{
+    if (PyCode_Check(obj)) {
+        return 0;
+    }
+    static const char *const attrs[] = {"co_filename", "co_name"};
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(attrs); i++) {
+        PyObject *value;
+        PyObject *name = PyUnicode_InternFromString(attrs[i]);
+        if (name == NULL) {
+            return -1;
+        }
+        int r = _PyObject_LookupAttr(obj, name, &value);
+        Py_DECREF(name);
+        if (r < 0) {
+            return -1;
+        }
+        Py_XDECREF(value);
+        if (r == 0) {
+            return check_code(obj);     /* the engine's TypeError */
+        }
+    }
+    return 0;
+}
+
+/* sys.monitoring.get_local_events() for what the table holds. */
+static int
+capi_get_local_events(PyInterpreterState *interp, int tool_id, PyObject *code)
+{
+    if (capi_check_codelike(code) < 0) {
+        return -1;
+    }
+    capi_codelike *entry = capi_lookup(interp, code);
+    return entry == NULL ? 0 : get_tool_events(&entry->local, tool_id);
+}
+
+static int
+capi_entry_empty(const capi_codelike *entry)
+{
+    for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+        if (entry->local.tools[e]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* sys.monitoring.set_local_events() for what the table holds.  Events only C
+   code fires for these objects need no bytecode instrumentation, so the
+   events the eval loop cannot deliver yet are accepted here. */
+static int
+capi_set_local_events(PyInterpreterState *interp, int tool_id, PyObject *code,
+                      int event_set)
+{
+    if (capi_check_codelike(code) < 0) {
+        return -1;
+    }
+    int unsupported = event_set & _PY_MONITORING_UNSUPPORTED_EVENT_SET &
+                      _PY_MONITORING_LOCAL_EVENT_SET;
+    event_set = check_event_set(event_set & ~unsupported, _PY_MONITORING_LOCAL_EVENT_SET,
+                                "local ");
+    if (event_set < 0) {
+        return -1;
+    }
+    event_set |= unsupported;
+    capi_codelike *entry = capi_lookup(interp, code);
+    if (entry == NULL) {
+        if (event_set == 0) {
+            return 0;
+        }
+        struct _PyMonitoringCapiState *capi = capi_state(interp);
+        if (capi == NULL) {
+            return -1;
+        }
+        if (capi->codelikes == NULL) {
+            capi->codelikes = _Py_hashtable_new_full(
+                _Py_hashtable_hash_ptr, _Py_hashtable_compare_direct,
+                NULL, capi_codelike_free, NULL);
+            if (capi->codelikes == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+        }
+        entry = PyMem_Calloc(1, sizeof(*entry));
+        if (entry == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        Py_INCREF(code);
+        entry->obj = code;
+        capi_table_changed(capi);
+        if (_Py_hashtable_set(capi->codelikes, code, entry) < 0) {
+            capi_codelike_free(entry);
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    set_tool_events(&entry->local, tool_id, event_set);
+    if (capi_entry_empty(entry)) {
+        capi_table_changed(interp->monitoring.capi);
+        entry = _Py_hashtable_steal(interp->monitoring.capi->codelikes, code);
+        capi_codelike_free(entry);
+    }
+    return capi_note_local_events(interp, tool_id, event_set);
+}
+
+typedef struct {
+    uint8_t bit;
+    Py_ssize_t n_empty;
+    PyObject **empty;
+} capi_clear_args;
+
+static int
+capi_clear_entry(_Py_hashtable_t *ht, const void *key, const void *value, void *arg)
+{
+    capi_clear_args *args = (capi_clear_args *)arg;
+    capi_codelike *entry = (capi_codelike *)value;
+    for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+        entry->local.tools[e] &= (uint8_t)~args->bit;
+    }
+    if (args->empty != NULL && capi_entry_empty(entry)) {
+        args->empty[args->n_empty++] = entry->obj;
+    }
+    return 0;
+}
+
+/* clear_tool(): drop the tool's local events on code-like objects. */
+static void
+capi_clear_tool(PyInterpreterState *interp, int tool_id)
+{
+    struct _PyMonitoringCapiState *capi = interp->monitoring.capi;
+    if (capi == NULL) {
+        return;
+    }
+    uint8_t bit = (uint8_t)(1 << tool_id);
+    for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+        capi->local_any[e] &= (uint8_t)~bit;
+    }
+    if (capi->codelikes == NULL) {
+        return;
+    }
+    /* Entries left empty are removed after the walk; if there is no memory
+       to list them they stay, which costs a lookup, never a wrong event. */
+    size_t n = capi->codelikes->nentries;
+    capi_clear_args args = {bit, 0, PyMem_Malloc(n * sizeof(PyObject *) + 1)};
+    (void)_Py_hashtable_foreach(capi->codelikes, capi_clear_entry, &args);
+    if (args.empty == NULL) {
+        return;
+    }
+    capi_table_changed(capi);
+    for (Py_ssize_t i = 0; i < args.n_empty; i++) {
+        capi_codelike_free(_Py_hashtable_steal(capi->codelikes, args.empty[i]));
+    }
+    PyMem_Free(args.empty);
+}
+
+/* _PyMonitoring_Fini(): the interpreter goes away. */
+static void
+capi_fini(PyInterpreterState *interp)
+{
+    struct _PyMonitoringCapiState *capi = interp->monitoring.capi;
+    if (capi == NULL) {
+        return;
+    }
+    interp->monitoring.capi = NULL;
+    if (capi->codelikes != NULL) {
+        _Py_hashtable_destroy(capi->codelikes);
+    }
+    PyMem_Free(capi);
+}
+
+static uint64_t
+capi_scope_version(PyInterpreterState *interp)
+{
+    struct _PyMonitoringCapiState *capi = interp->monitoring.capi;
+    uint32_t version = interp->monitoring.version;
+    if (capi == NULL) {
+        if (version == 0) {
+            return 0;
+        }
+        capi = capi_state(interp);
+        if (capi == NULL) {
+            return UINT64_MAX;
+        }
+    }
+    return ((uint64_t)capi->epoch << 32) | version;
+}
+
+int
+PyMonitoring_EnterScope(PyMonitoringState *state_array, uint64_t *version,
+                        const uint8_t *event_types, Py_ssize_t length)
+{
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    uint64_t current = capi_scope_version(interp);
+    if (current == *version) {
+        return 0;
+    }
+    if (current == UINT64_MAX) {
+        return -1;
+    }
+    struct _PyMonitoringCapiState *capi = interp->monitoring.capi;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        int event = event_types[i];
+        if (event >= _PY_MONITORING_EVENTS) {
+            PyErr_Format(PyExc_ValueError, "invalid event id %d", event);
+            return -1;
+        }
+        int key = capi_event_key(event);
+        uint8_t tools = interp->monitoring.events.tools[key];
+        if (capi != NULL && is_local_event(key)) {
+            tools |= capi->local_any[key];
+        }
+        state_array[i].active = tools;
+    }
+    *version = current;
+    return 0;
+}
+
+int
+PyMonitoring_ExitScope(void)
+{
+    return 0;
+}
+
+
+/* Native callbacks */
+
+typedef struct {
+    PyObject_HEAD
+    PyMonitoring_NativeCallback func;
+    void *data;
+    void (*free_data)(void *);
+    int tool;
+    int event;
+    vectorcallfunc vectorcall;
+} native_callback;
+
+static PyTypeObject NativeCallback_Type;
+
+static int
+native_int_arg(PyObject *obj, int32_t *out, const char *what)
+{
+    long v = PyLong_AsLong(obj);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (v < INT32_MIN || v > INT32_MAX) {
+        PyErr_Format(PyExc_OverflowError, "%s out of range", what);
+        return -1;
+    }
+    *out = (int32_t)v;
+    return 0;
+}
+
+/* Call the C function; r is its result. */
+static int
+native_invoke(native_callback *self, const PyMonitoringEvent *ev)
+{
+    int r = self->func(ev, self->data);
+    if (r < 0) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_SystemError,
+                         "native monitoring callback for %s returned an error "
+                         "without setting an exception", event_names[ev->event]);
+        }
+        return -1;
+    }
+    return r == PY_MONITORING_DISABLE;
+}
+
+/* The arguments a Python callback receives for `event` -> a PyMonitoringEvent. */
+static int
+native_event_from_args(int event, PyObject *const *args, Py_ssize_t nargs,
+                       PyMonitoringEvent *ev)
+{
+    Py_ssize_t expected;
+    switch (event) {
+        case PY_MONITORING_EVENT_PY_START:
+        case PY_MONITORING_EVENT_PY_RESUME:
+        case PY_MONITORING_EVENT_INSTRUCTION:
+        case PY_MONITORING_EVENT_LINE:
+            expected = 2;
+            break;
+        case PY_MONITORING_EVENT_CALL:
+            expected = 4;
+            break;
+        case PY_MONITORING_EVENT_C_RETURN:
+        case PY_MONITORING_EVENT_C_RAISE:
+            /* 4 from the eval loop, 3 from C code (the value or exception) */
+            expected = nargs == 3 ? 3 : 4;
+            break;
+        default:
+            expected = 3;
+    }
+    if (nargs != expected) {
+        PyErr_Format(PyExc_TypeError,
+                     "native monitoring callback for %s takes %zd arguments (%zd given)",
+                     event_names[event], expected, nargs);
+        return -1;
+    }
+    *ev = (PyMonitoringEvent){event, args[0], -1, -1, -1, NULL, NULL};
+    if (event == PY_MONITORING_EVENT_LINE) {
+        int32_t lineno;
+        if (native_int_arg(args[1], &lineno, "line number") < 0) {
+            return -1;
+        }
+        ev->lineno = lineno;
+        return 0;
+    }
+    if (native_int_arg(args[1], &ev->offset, "offset") < 0) {
+        return -1;
+    }
+    switch (event) {
+        case PY_MONITORING_EVENT_JUMP:
+        case PY_MONITORING_EVENT_BRANCH_LEFT:
+        case PY_MONITORING_EVENT_BRANCH_RIGHT:
+        case PY_MONITORING_EVENT_BRANCH:
+            return native_int_arg(args[2], &ev->target_offset, "destination offset");
+        default:
+            if (nargs > 2) {
+                ev->arg = args[2];
+            }
+            if (nargs > 3) {
+                ev->arg0 = args[3];
+            }
+    }
+    return 0;
+}
+
+/* Convert Python-style arguments of `event` and call; the result is what a
+   Python callback would have returned (DISABLE, None, or NULL). */
+static PyObject *
+native_call_vector(native_callback *self, int event, PyObject *const *args,
+                   Py_ssize_t nargs)
+{
+    PyMonitoringEvent ev;
+    if (native_event_from_args(event, args, nargs, &ev) < 0) {
+        return NULL;
+    }
+    int r = native_invoke(self, &ev);
+    if (r < 0) {
+        return NULL;
+    }
+    if (r) {
+        Py_INCREF(&_PyInstrumentation_DISABLE);
+        return &_PyInstrumentation_DISABLE;
+    }
+    Py_RETURN_NONE;
+}
+
+/* The hook of call_instrumentation_vector(). */
+static PyObject *
+native_callback_call(PyObject *callback, int event, PyObject *const *args,
+                     Py_ssize_t nargs)
+{
+    return native_call_vector((native_callback *)callback, event, args, nargs);
+}
+
+/* Called from Python (a tool chaining to the callback it replaced): the
+   event is the one the callback was registered for. */
+static PyObject *
+native_callback_vectorcall(PyObject *callable, PyObject *const *args,
+                           size_t nargsf, PyObject *kwnames)
+{
+    native_callback *self = (native_callback *)callable;
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0) {
+        PyErr_SetString(PyExc_TypeError,
+                        "native monitoring callbacks take no keyword arguments");
+        return NULL;
+    }
+    return native_call_vector(self, self->event, args, PyVectorcall_NARGS(nargsf));
+}
+
+static void
+native_callback_dealloc(native_callback *self)
+{
+    if (self->free_data != NULL) {
+        self->free_data(self->data);
+    }
+    PyObject_Free(self);
+}
+
+static PyObject *
+native_callback_repr(native_callback *self)
+{
+    return PyUnicode_FromFormat("<sys.monitoring.NativeCallback %p (data %p) "
+                                "registered by tool %d for %s>",
+                                (void *)self->func, self->data, self->tool,
+                                event_names[self->event]);
+}
+
+static PyMemberDef native_callback_members[] = {
+    {"tool", T_INT, offsetof(native_callback, tool), READONLY,
+     "the tool id the callback was registered for"},
+    {"event", T_INT, offsetof(native_callback, event), READONLY,
+     "the event id (PY_MONITORING_EVENT_*) it was registered for"},
+    {NULL}
+};
+
+static PyTypeObject NativeCallback_Type = {
+    PyVarObject_HEAD_INIT(&PyType_Type, 0)
+    .tp_name = "sys.monitoring.NativeCallback",
+    .tp_basicsize = sizeof(native_callback),
+    .tp_dealloc = (destructor)native_callback_dealloc,
+    .tp_vectorcall_offset = offsetof(native_callback, vectorcall),
+    .tp_repr = (reprfunc)native_callback_repr,
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL |
+                Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .tp_doc = "A monitoring callback written in C "
+              "(PyMonitoring_RegisterNativeCallback()).",
+    .tp_members = native_callback_members,
+};
+
+int
+PyMonitoring_RegisterNativeCallback(int tool_id, int event_id,
+                                    PyMonitoring_NativeCallback func, void *data,
+                                    void (*free_data)(void *))
+{
+    if (check_tool_id(tool_id) < 0) {
+        return -1;
+    }
+    if (event_id < 0 || event_id >= _PY_MONITORING_EVENTS) {
+        PyErr_Format(PyExc_ValueError, "invalid event id %d", event_id);
+        return -1;
+    }
+    if (func == NULL && (data != NULL || free_data != NULL)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "data and free_data must be NULL when unregistering");
+        return -1;
+    }
+    native_callback *cb = NULL;
+    if (func != NULL) {
+        if (PyType_Ready(&NativeCallback_Type) < 0) {
+            return -1;
+        }
+        cb = PyObject_New(native_callback, &NativeCallback_Type);
+        if (cb == NULL) {
+            return -1;
+        }
+        cb->func = func;
+        cb->data = data;
+        cb->free_data = NULL;       /* ours only once registered */
+        cb->tool = tool_id;
+        cb->event = event_id;
+        cb->vectorcall = native_callback_vectorcall;
+    }
+    if (PySys_Audit("sys.monitoring.register_callback", "O",
+                    cb != NULL ? (PyObject *)cb : Py_None) < 0) {
+        Py_XDECREF(cb);
+        return -1;
+    }
+    if (cb != NULL) {
+        cb->free_data = free_data;
+    }
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    PyObject **slot = &interp->monitoring.callables[tool_id][event_id];
+    PyObject *previous = *slot;
+    *slot = (PyObject *)cb;
+    Py_XDECREF(previous);
+    return 0;
+}
+
+
+/* Firing */
+
+/* Deliver `event` to the tools of state->active that want it for `codelike`.
+   ev holds the C values (for native callbacks); args[3...] the event's own
+   arguments as objects, args[0..2] are scratch (args[2], the offset or line
+   number object, is made only if some callback is a Python one). */
+static int
+capi_fire(PyMonitoringState *state, PyObject *codelike, int32_t offset,
+          PyMonitoringEvent *ev, PyObject **args, Py_ssize_t nargs)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    int event = ev->event;
+    if (tstate->tracing) {
+        return 0;
+    }
+    if (offset < 0) {
+        PyErr_SetString(PyExc_ValueError, "offset must be non-negative");
+        return -1;
+    }
+    PyInterpreterState *interp = tstate->interp;
+    uint8_t tools = state->active & capi_tools_for(interp, codelike, event);
+    if (tools == 0) {
+        return 0;
+    }
+    ev->code = codelike;
+    ev->offset = offset;
+    args[1] = codelike;
+    args[2] = NULL;
+    int err = 0;
+    for (int tool = PY_MONITORING_TOOL_IDS - 1; tool >= 0; tool--) {
+        if (!((tools >> tool) & 1)) {
+            continue;
+        }
+        PyObject *callback = interp->monitoring.callables[tool][event];
+        if (callback == NULL) {
+            continue;
+        }
+        int disable;
+        Py_INCREF(callback);
+        PyThreadState_EnterTracing(tstate);
+        if (Py_IS_TYPE(callback, &NativeCallback_Type)) {
+            disable = native_invoke((native_callback *)callback, ev);
+        }
+        else {
+            PyObject *res = NULL;
+            if (args[2] == NULL) {
+                args[2] = PyLong_FromLong(event == PY_MONITORING_EVENT_LINE
+                                          ? (long)ev->lineno : (long)offset);
+            }
+            if (args[2] != NULL) {
+                res = _PyObject_VectorcallTstate(
+                    tstate, callback, args + 1,
+                    (size_t)nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+            }
+            disable = res == NULL ? -1 : res == &_PyInstrumentation_DISABLE;
+            Py_XDECREF(res);
+        }
+        PyThreadState_LeaveTracing(tstate);
+        Py_DECREF(callback);
+        if (disable < 0) {
+            err = -1;
+            break;
+        }
+        if (disable) {
+            if (!is_local_event(event)) {
+                Py_CLEAR(interp->monitoring.callables[tool][event]);
+                PyErr_Format(PyExc_ValueError,
+                             "cannot disable %s events (only local events can be "
+                             "disabled); the callback has been unregistered",
+                             event_names[event]);
+                err = -1;
+                break;
+            }
+            state->active &= (uint8_t)~(1 << tool);
+        }
+    }
+    Py_XDECREF(args[2]);
+    return err;
+}
+
+/* An event with zero, one or two object arguments. */
+static int
+capi_fire_args(PyMonitoringState *state, PyObject *codelike, int32_t offset,
+               int event, PyObject *arg, PyObject *arg0)
+{
+    assert(!PyErr_Occurred());
+    PyMonitoringEvent ev = {event, NULL, -1, -1, -1, arg, arg0};
+    PyObject *args[5] = {NULL, NULL, NULL, arg, arg0};
+    Py_ssize_t nargs = arg == NULL ? 2 : arg0 == NULL ? 3 : 4;
+    return capi_fire(state, codelike, offset, &ev, args, nargs);
+}
+
+/* JUMP and the BRANCH events: the destination is an int object. */
+static int
+capi_fire_target(PyMonitoringState *state, PyObject *codelike, int32_t offset,
+                 int event, PyObject *target_offset)
+{
+    assert(!PyErr_Occurred());
+    PyMonitoringEvent ev = {event, NULL, -1, -1, -1, NULL, NULL};
+    if (native_int_arg(target_offset, &ev.target_offset, "destination offset") < 0) {
+        return -1;
+    }
+    PyObject *args[4] = {NULL, NULL, NULL, target_offset};
+    return capi_fire(state, codelike, offset, &ev, args, 3);
+}
+
+/* The exception events: report the current exception, which stays set
+   unless a callback raises (then the callback's exception replaces it). */
+static int
+capi_fire_exc(PyMonitoringState *state, PyObject *codelike, int32_t offset, int event)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate->tracing ||
+        (offset >= 0 && !(state->active &
+                          capi_tools_for(tstate->interp, codelike, event)))) {
+        return 0;
+    }
+    PyObject *type, *value, *tb;
+    _PyErr_Fetch(tstate, &type, &value, &tb);
+    if (type == NULL) {
+        PyErr_Format(PyExc_SystemError,
+                     "%s event fired from C without an exception set",
+                     event_names[event]);
+        return -1;
+    }
+    _PyErr_NormalizeException(tstate, &type, &value, &tb);
+    if (tb != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    PyMonitoringEvent ev = {event, NULL, -1, -1, -1, value, NULL};
+    PyObject *args[4] = {NULL, NULL, NULL, value};
+    int err = capi_fire(state, codelike, offset, &ev, args, 3);
+    if (err == 0) {
+        _PyErr_Restore(tstate, type, value, tb);
+    }
+    else {
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+    }
+    return err;
+}
+
+int
+_PyMonitoring_FirePyStartEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset)
+{
+    return capi_fire_args(state, codelike, offset, PY_MONITORING_EVENT_PY_START, NULL, NULL);
+}
+
+int
+_PyMonitoring_FirePyResumeEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset)
+{
+    return capi_fire_args(state, codelike, offset, PY_MONITORING_EVENT_PY_RESUME, NULL, NULL);
+}
+
+int
+_PyMonitoring_FirePyReturnEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset,
+                                PyObject *retval)
+{
+    return capi_fire_args(state, codelike, offset, PY_MONITORING_EVENT_PY_RETURN, retval, NULL);
+}
+
+int
+_PyMonitoring_FirePyYieldEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset,
+                               PyObject *retval)
+{
+    return capi_fire_args(state, codelike, offset, PY_MONITORING_EVENT_PY_YIELD, retval, NULL);
+}
+
+int
+_PyMonitoring_FireCallEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset,
+                            PyObject *callable, PyObject *arg0)
+{
+    if (arg0 == NULL) {
+        arg0 = &_PyInstrumentation_MISSING;
+    }
+    return capi_fire_args(state, codelike, offset, PY_MONITORING_EVENT_CALL, callable, arg0);
+}
+
+int
+_PyMonitoring_FireLineEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset,
+                            int lineno)
+{
+    assert(!PyErr_Occurred());
+    PyMonitoringEvent ev = {PY_MONITORING_EVENT_LINE, NULL, -1, lineno, -1, NULL, NULL};
+    PyObject *args[3] = {NULL, NULL, NULL};
+    return capi_fire(state, codelike, offset, &ev, args, 2);
+}
+
+int
+_PyMonitoring_FireJumpEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset,
+                            PyObject *target_offset)
+{
+    return capi_fire_target(state, codelike, offset, PY_MONITORING_EVENT_JUMP, target_offset);
+}
+
+int
+_PyMonitoring_FireBranchEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset,
+                              PyObject *target_offset)
+{
+    return capi_fire_target(state, codelike, offset, PY_MONITORING_EVENT_BRANCH, target_offset);
+}
+
+int
+_PyMonitoring_FireBranchLeftEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset,
+                                  PyObject *target_offset)
+{
+    return capi_fire_target(state, codelike, offset, PY_MONITORING_EVENT_BRANCH_LEFT,
+                            target_offset);
+}
+
+int
+_PyMonitoring_FireBranchRightEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset,
+                                   PyObject *target_offset)
+{
+    return capi_fire_target(state, codelike, offset, PY_MONITORING_EVENT_BRANCH_RIGHT,
+                            target_offset);
+}
+
+int
+_PyMonitoring_FireCReturnEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset,
+                               PyObject *retval)
+{
+    return capi_fire_args(state, codelike, offset, PY_MONITORING_EVENT_C_RETURN, retval, NULL);
+}
+
+int
+_PyMonitoring_FirePyThrowEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset)
+{
+    return capi_fire_exc(state, codelike, offset, PY_MONITORING_EVENT_PY_THROW);
+}
+
+int
+_PyMonitoring_FireRaiseEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset)
+{
+    return capi_fire_exc(state, codelike, offset, PY_MONITORING_EVENT_RAISE);
+}
+
+int
+_PyMonitoring_FireReraiseEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset)
+{
+    return capi_fire_exc(state, codelike, offset, PY_MONITORING_EVENT_RERAISE);
+}
+
+int
+_PyMonitoring_FireExceptionHandledEvent(PyMonitoringState *state, PyObject *codelike,
+                                        int32_t offset)
+{
+    return capi_fire_exc(state, codelike, offset, PY_MONITORING_EVENT_EXCEPTION_HANDLED);
+}
+
+int
+_PyMonitoring_FireCRaiseEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset)
+{
+    return capi_fire_exc(state, codelike, offset, PY_MONITORING_EVENT_C_RAISE);
+}
+
+int
+_PyMonitoring_FirePyUnwindEvent(PyMonitoringState *state, PyObject *codelike, int32_t offset)
+{
+    return capi_fire_exc(state, codelike, offset, PY_MONITORING_EVENT_PY_UNWIND);
+}
+
+int
+_PyMonitoring_FireStopIterationEvent(PyMonitoringState *state, PyObject *codelike,
+                                     int32_t offset, PyObject *value)
+{
+    assert(!PyErr_Occurred());
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate->tracing ||
+        (offset >= 0 && !(state->active &
+                          capi_tools_for(tstate->interp, codelike,
+                                         PY_MONITORING_EVENT_STOP_ITERATION)))) {
+        return 0;
+    }
+    PyObject *exc;
+    if (PyObject_TypeCheck(value, (PyTypeObject *)PyExc_StopIteration)) {
+        Py_INCREF(value);
+        exc = value;
+    }
+    else {
+        exc = PyObject_CallOneArg(PyExc_StopIteration, value);
+        if (exc == NULL) {
+            return -1;
+        }
+    }
+    int err = capi_fire_args(state, codelike, offset, PY_MONITORING_EVENT_STOP_ITERATION,
+                             exc, NULL);
+    Py_DECREF(exc);
+    return err;
 }

@@ -13,26 +13,11 @@ extern "C" {
 
 #define PY_MONITORING_TOOL_IDS 6
 
-/* Event numbers: sys.monitoring.events.X == 1 << PY_MONITORING_EVENT_X */
-#define PY_MONITORING_EVENT_PY_START 0
-#define PY_MONITORING_EVENT_PY_RESUME 1
-#define PY_MONITORING_EVENT_PY_RETURN 2
-#define PY_MONITORING_EVENT_PY_YIELD 3
-#define PY_MONITORING_EVENT_CALL 4
-#define PY_MONITORING_EVENT_LINE 5
-#define PY_MONITORING_EVENT_INSTRUCTION 6
-#define PY_MONITORING_EVENT_JUMP 7
-#define PY_MONITORING_EVENT_BRANCH_LEFT 8
-#define PY_MONITORING_EVENT_BRANCH_RIGHT 9
-#define PY_MONITORING_EVENT_STOP_ITERATION 10
-#define PY_MONITORING_EVENT_RAISE 11
-#define PY_MONITORING_EVENT_EXCEPTION_HANDLED 12
-#define PY_MONITORING_EVENT_PY_UNWIND 13
-#define PY_MONITORING_EVENT_PY_THROW 14
-#define PY_MONITORING_EVENT_RERAISE 15
-#define PY_MONITORING_EVENT_C_RETURN 16
-#define PY_MONITORING_EVENT_C_RAISE 17
-#define PY_MONITORING_EVENT_BRANCH 18
+/* The event numbers, PY_MONITORING_EVENT_X (sys.monitoring.events.X ==
+   1 << PY_MONITORING_EVENT_X), are public: Include/cpython/monitoring.h,
+   reached through Python.h.  instrumentation.c checks that they agree with
+   _PY_MONITORING_EVENTS. */
+#include "cpython/monitoring.h"
 
 #define _PY_MONITORING_EVENTS 19
 
@@ -66,6 +51,8 @@ struct _Py_monitoring_state {
     /* Every code object holding monitoring data (local events, DISABLEd
        locations, instrumented bytecode), so that changes can reach them. */
     _PyCoMonitoringData *instrumented_code;
+    /* The C API's state (code-like objects, scope epochs), or NULL. */
+    struct _PyMonitoringCapiState *capi;
 };
 
 /* Bring a code object's bytecode up to date with the interpreter's tool
