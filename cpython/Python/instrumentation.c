@@ -20,15 +20,65 @@
    PY_THROW) can only be set globally; the eval loop's error paths test the
    global event set directly, which costs nothing on the normal path.
 
-   Instrumentation is lazy.  Every change of tool state bumps
-   interp->monitoring.version; a code object records the version its bytecode
-   matches (co->_co_instrumentation_version) and RESUME, which starts every
-   function and every generator resumption, compares the two and calls
-   _Py_Instrument() when they differ.  When no tool has ever been used both are
-   0, so the only cost on the hot path is that comparison.  Code already
+   Instrumentation is lazy.  Every change of tool state gives the interpreter
+   a new version number (interp->monitoring.version); a code object records
+   the version its bytecode matches (co->_co_instrumentation_version) and
+   RESUME, which starts every function and every generator resumption,
+   compares the two and calls _Py_Instrument() when they differ.  Code already
    running on some thread's stack when a change is made is instrumented at once
    (instrument_executing_code), since it will not pass a RESUME before it
    returns.  gen.throw() enters a frame without a RESUME, so it instruments too.
+
+   Versions
+   --------
+
+   No tool, no cost.  Until the tool state of some interpreter changes for the
+   first time, every version and every stamp is 0, no code can be stale, and
+   RESUME and RESUME_QUICK are stock's instructions: not one instruction is
+   added.  The first change (tool_state_changed) calls
+   _PyEval_EnableResumeChecks(), which points the eval loop's dispatch-table
+   entries for RESUME and RESUME_QUICK at two labels that compare the
+   versions and then continue into the stock instruction (a build without
+   computed gotos tests a flag instead).  set_local_events() does not need
+   the check: it instruments its code object at once, without a new version.
+   The other instructions that carry events test nothing either: the
+   INSTRUMENTED_* forms have the event code, the base forms are stock's
+   (only the exception paths test the global exception events, see above).
+
+   That design was chosen over two others:
+   - Folding the version into eval_breaker and comparing that word with the
+     code object's stamp at RESUME (what 3.13 does) still loads the code
+     object at every RESUME, so it is not free; and in 3.11 eval_breaker is
+     stored whole by COMPUTE_EVAL_BREAKER, by threads without the GIL and by
+     signal handlers, all of which would have to become atomic bit operations
+     that cannot lose a version change.
+   - Keeping the check only in the unquickened RESUME and de-quickening RESUME
+     in every quickened code object on each change is free even after tools
+     are gone, but 3.11's code objects are not tracked by the GC, so finding
+     them takes a registry (memory for every quickened code object, tool or
+     no tool), and each change becomes proportional to all quickened code
+     instead of to the frames running.
+   The dispatch-table switch needs no memory, no atomics and no registry, and
+   a change still costs what it did.  Its price: once a tool has been used in
+   the process, RESUME keeps the comparison (about five instructions), even
+   after every tool is gone.
+
+   Versions are unique in the process: each change takes the next number of
+   one process-wide counter (new_version(); all interpreters of a 3.11
+   process share the GIL).  Code objects can be shared between interpreters
+   (the deep-frozen stdlib's are static), and a stamp written for one
+   interpreter's tool state must never pass for another's: with per-
+   interpreter counters both reach the same small numbers.  Now a stamp
+   matches only the interpreter and the state it was written for, and any
+   other interpreter re-instruments the code for itself when it runs it.
+   Version 0, "no change yet", is shared; code stamped 0 is uninstrumented,
+   or instrumented by set_local_events() in an interpreter that has had no
+   change yet, which another interpreter at 0 sees as instrumentation it does
+   not need: that costs a test, never an event (the tools come from the
+   interpreter running the code, see below).  The dispatch-table switch is
+   process-wide too: the first change in any interpreter turns the check on
+   for all.  The counter is 32 bits wide, to fit the padding in
+   PyCodeObject; it skips 0 when it wraps, after 2**32 changes.
 
    Which tools receive an event is decided when it fires, from the current
    global and local event sets minus the tools that returned DISABLE at that
@@ -412,10 +462,25 @@ instrument_executing_code(PyInterpreterState *interp)
     return 0;
 }
 
+/* A version number no interpreter has used yet (see "Versions" above). */
+static uint32_t
+new_version(void)
+{
+    /* Every interpreter of a 3.11 process runs under the one GIL. */
+    static uint32_t last_version = 0;
+    last_version++;
+    if (last_version == 0) {
+        /* 2**32 changes later: 0 is the version of "no change yet". */
+        last_version = 1;
+    }
+    return last_version;
+}
+
 static int
 tool_state_changed(PyInterpreterState *interp)
 {
-    interp->monitoring.version++;
+    _PyEval_EnableResumeChecks(_PyThreadState_GET());
+    interp->monitoring.version = new_version();
     return instrument_executing_code(interp);
 }
 

@@ -46,7 +46,8 @@ struct _Py_monitoring_state {
     _Py_Monitors events;                  /* global event sets */
     PyObject *tool_names[PY_MONITORING_TOOL_IDS];
     PyObject *callables[PY_MONITORING_TOOL_IDS][_PY_MONITORING_EVENTS];
-    /* Bumped on every change; code objects compare it at RESUME. */
+    /* Replaced on every change by a number unique in the process; code
+       objects compare it at RESUME. */
     uint32_t version;
     /* Every code object holding monitoring data (local events, DISABLEd
        locations, instrumented bytecode), so that changes can reach them. */
@@ -58,6 +59,11 @@ struct _Py_monitoring_state {
 /* Bring a code object's bytecode up to date with the interpreter's tool
    state.  Called when co->_co_instrumentation_version is stale. */
 extern int _Py_Instrument(PyCodeObject *co, PyInterpreterState *interp);
+
+/* Python/ceval.c: make RESUME check instrumentation versions, from the first
+   change of tool state on (until then no version is stale). */
+extern void _PyEval_EnableResumeChecks(PyThreadState *tstate);
+extern int _PyEval_ResumeChecksEnabled;
 
 /* Firing events from the eval loop.  Each returns the set of tools the event
    was for (>= 0), or -1 with an exception set (raised by a callback, or by

@@ -17,6 +17,7 @@ compiles or runs a construct differently from 3.11, each with the reason.
 import dis
 import sys
 import threading
+import time
 import types
 import unittest
 from test import support
@@ -2782,6 +2783,138 @@ class TestThreads(MonitoringTestCase):
         self.assertEqual(rec.events, [("PY_START", "callee", 0),
                                       ("PY_RETURN", "callee", 2, "10")])
 
+    def test_switching_stress(self):
+        # One thread switches events on and off in a loop while others make
+        # calls.  A phase counter, advanced only by the switching thread,
+        # tells a worker whether events were certainly on (2 mod 4) or
+        # certainly off (0 mod 4) for the whole of one of its calls: then the
+        # call must produce exactly its CALL and PY_START events, or none.
+        # (1 and 3 mod 4 are the switches themselves: anything goes.)
+        rounds, workers = 100, 3
+        phase = [0]
+        stop = threading.Event()
+        local = threading.local()
+        failures = []
+        checks = {0: 0, 2: 0}
+
+        def target(n):
+            return n if n < 2 else target(n - 1) + target(n - 2)
+
+        def on_call(code, offset, callable, arg0):
+            if callable is target:
+                local.count += 1
+
+        def on_start(code, offset):
+            if code is target.__code__:
+                local.count += 1
+
+        def work():
+            local.count = 0
+            checked = 0
+            try:
+                while not stop.is_set() or checked < 20:
+                    before, count = phase[0], local.count
+                    target(1)
+                    if phase[0] != before or before % 2:
+                        continue
+                    expected = 2 if before % 4 == 2 else 0
+                    if local.count - count != expected:
+                        failures.append((before, local.count - count))
+                    checks[before % 4] += 1
+                    checked += 1
+            except BaseException as exc:
+                failures.append(exc)
+
+        def switch():
+            for _ in range(rounds):
+                phase[0] += 1
+                mon.set_events(TOOL, E.PY_START | E.CALL)
+                phase[0] += 1
+                time.sleep(0.0002)
+                phase[0] += 1
+                mon.set_events(TOOL, 0)
+                phase[0] += 1
+                time.sleep(0.0002)
+
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.CALL, on_call)
+        mon.register_callback(TOOL, E.PY_START, on_start)
+        old_interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-5)
+        threads = [threading.Thread(target=work) for _ in range(workers)]
+        try:
+            for thread in threads:
+                thread.start()
+            switch()
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+            sys.setswitchinterval(old_interval)
+        self.assertEqual(failures, [])
+        self.assertGreater(checks[2], 0)
+        self.assertGreater(checks[0], 0)
+
+
+class TestFirstChange(MonitoringTestCase):
+    """No version checks at RESUME until tool state first changes."""
+
+    def test_first_change_of_tool_state(self):
+        # Until the first change of tool state in the process, RESUME does
+        # not check instrumentation versions; the first change must reach
+        # quickened code, code not run yet, and suspended generators.  A fresh
+        # process, since this one has seen changes already.
+        script = """if 1:
+            import sys
+            mon = sys.monitoring
+            E = mon.events
+            def hot():
+                return 1
+            def cold():
+                return 2
+            def gen():
+                yield 1
+                yield 2
+            for i in range(100):
+                hot()          # quickened
+            g = gen()
+            next(g)            # suspended
+            seen = []
+            mon.use_tool_id(0, "test")
+            mon.register_callback(0, E.PY_START, lambda c, o: seen.append(c.co_name))
+            mon.register_callback(0, E.PY_RESUME, lambda c, o: seen.append("resume " + c.co_name))
+            mon.set_events(0, E.PY_START | E.PY_RESUME)
+            hot(); cold(); next(g)
+            mon.set_events(0, 0)
+            hot(); cold()
+            print(seen)
+        """
+        rc, out, err = script_helper.assert_python_ok("-c", script)
+        self.assertEqual(out.strip(), b"['hot', 'cold', 'resume gen']")
+
+    def test_first_change_is_local(self):
+        # set_local_events() instruments its code object at once, without a
+        # change of version: no RESUME check is needed for it.
+        script = """if 1:
+            import sys
+            mon = sys.monitoring
+            E = mon.events
+            def hot():
+                return 1
+            for i in range(100):
+                hot()
+            seen = []
+            mon.use_tool_id(0, "test")
+            mon.register_callback(0, E.PY_START, lambda c, o: seen.append(c.co_name))
+            mon.set_local_events(0, hot.__code__, E.PY_START)
+            hot(); hot()
+            mon.set_local_events(0, hot.__code__, 0)
+            hot()
+            print(seen)
+        """
+        rc, out, err = script_helper.assert_python_ok("-c", script)
+        self.assertEqual(out.strip(), b"['hot', 'hot']")
+
 
 class TestCoexistence(MonitoringTestCase):
 
@@ -2992,6 +3125,43 @@ class TestSubinterpreters(MonitoringTestCase):
         """
         result = script_helper.assert_python_ok("-c", script)
         self.assertEqual(result.out.strip(), b"ok")
+
+    def test_shared_code_instrumentation_versions(self):
+        # posixpath.join is deep-frozen: one code object for all interpreters.
+        # The sub-interpreter leaves it uninstrumented, stamped with its
+        # second tool state; this interpreter's second tool state must not
+        # pass for the same one.  A fresh process, so that both interpreters
+        # start with no tool state.
+        support.import_helper.import_module("_xxsubinterpreters")
+        script = """if 1:
+            import sys, posixpath, _xxsubinterpreters as subinterpreters
+            mon = sys.monitoring
+            code = posixpath.join.__code__
+            sub = subinterpreters.create()
+            subinterpreters.run_string(sub, '''if 1:
+                import sys, posixpath
+                mon = sys.monitoring
+                mon.use_tool_id(0, "sub")
+                mon.register_callback(0, mon.events.PY_START, lambda *args: None)
+                mon.set_events(0, mon.events.PY_START)
+                posixpath.join("a", "b")
+                mon.set_events(0, 0)
+                posixpath.join("a", "b")
+                ''')
+            starts = []
+            mon.use_tool_id(0, "main")
+            mon.register_callback(0, mon.events.PY_START,
+                                  lambda c, offset: starts.append(c is code))
+            mon.set_events(0, mon.events.PY_RETURN)
+            mon.set_events(0, mon.events.PY_START)
+            for i in range(6):
+                posixpath.join("a", "b")
+            mon.set_events(0, 0)
+            subinterpreters.destroy(sub)
+            print(starts.count(True))
+        """
+        rc, out, err = script_helper.assert_python_ok("-c", script)
+        self.assertEqual(out.strip(), b"6")
 
 
 if __name__ == "__main__":
