@@ -16,6 +16,15 @@
    (unspecialized) implementation.  Everywhere else the bytecode stays
    quickened and specialized, so code no tool looks at runs at full speed.
 
+   LINE and INSTRUCTION can happen at any instruction: INSTRUMENTED_LINE and
+   INSTRUMENTED_INSTRUCTION are layers written over whatever is there, with a
+   per-code side table holding what they hide (see "LINE and INSTRUCTION"
+   below).
+
+   Only tools that have registered a callback for an event count as wanting
+   it when code is instrumented (wanted_events()), so an event switched on
+   without a callback costs nothing; register_callback() bumps the version.
+
    Events about exceptions (RAISE, RERAISE, EXCEPTION_HANDLED, PY_UNWIND,
    PY_THROW) can only be set globally; the eval loop's error paths test the
    global event set directly, which costs nothing on the normal path.
@@ -173,6 +182,18 @@ instruction_event(int base_opcode, int oparg)
 
 /* Per-code-object data ----------------------------------------------------*/
 
+/* The side table for LINE and INSTRUCTION: one entry per code unit, allocated
+   while some tool wants either event in the code object (or has DISABLEd one
+   of them there), freed otherwise. */
+typedef struct {
+    int line;                   /* the code unit's line number, -1 if none */
+    uint8_t line_start;         /* LINE may fire here (create_line_table()) */
+    uint8_t line_original;      /* the opcode INSTRUMENTED_LINE hides */
+    uint8_t instr_original;     /* the opcode INSTRUMENTED_INSTRUCTION hides */
+    uint8_t line_disabled;      /* tools that DISABLEd LINE for this line */
+    uint8_t instr_disabled;     /* tools that DISABLEd INSTRUCTION here */
+} _PyCoLineEntry;
+
 struct _PyCoMonitoringData {
     PyCodeObject *code;                 /* borrowed: the data dies with it */
     PyInterpreterState *interp;
@@ -181,6 +202,7 @@ struct _PyCoMonitoringData {
     uint8_t *disabled;                  /* per code unit: tools that DISABLEd
                                            this location, or NULL */
     Py_ssize_t instrumented;            /* instrumented instructions */
+    _PyCoLineEntry *lines;              /* LINE/INSTRUCTION side table, or NULL */
 };
 
 static _PyCoMonitoringData *
@@ -228,6 +250,7 @@ free_data(_PyCoMonitoringData *data)
         data->next->prev = data->prev;
     }
     PyMem_Free(data->disabled);
+    PyMem_Free(data->lines);
     PyMem_Free(data);
 }
 
@@ -245,7 +268,29 @@ _PyMonitoring_CodeDealloc(PyCodeObject *co)
 
 /* Rewriting bytecode -------------------------------------------------------*/
 
-/* Events wanted in `co` by any tool: the global sets plus co's local ones. */
+/* The tools that have a callback for `event`.  CALL locations also deliver
+   C_RETURN and C_RAISE, so a callback for either counts for CALL. */
+static uint8_t
+tools_with_callback(PyInterpreterState *interp, int event)
+{
+    uint8_t tools = 0;
+    for (int tool = 0; tool < PY_MONITORING_TOOL_IDS; tool++) {
+        PyObject **callables = interp->monitoring.callables[tool];
+        if (callables[event] != NULL ||
+            (event == PY_MONITORING_EVENT_CALL &&
+             (callables[PY_MONITORING_EVENT_C_RETURN] != NULL ||
+              callables[PY_MONITORING_EVENT_C_RAISE] != NULL)))
+        {
+            tools |= (uint8_t)(1 << tool);
+        }
+    }
+    return tools;
+}
+
+/* Events wanted in `co` by any tool: the global sets plus co's local ones,
+   counting only tools that registered a callback for the event (an event
+   nobody receives must not cost anything; register_callback() brings the
+   instrumentation up to date). */
 static void
 wanted_events(PyInterpreterState *interp, _PyCoMonitoringData *data, _Py_Monitors *out)
 {
@@ -253,6 +298,9 @@ wanted_events(PyInterpreterState *interp, _PyCoMonitoringData *data, _Py_Monitor
         out->tools[e] = interp->monitoring.events.tools[e];
         if (data != NULL) {
             out->tools[e] |= data->local.tools[e];
+        }
+        if (out->tools[e]) {
+            out->tools[e] &= tools_with_callback(interp, e);
         }
     }
 }
@@ -300,6 +348,227 @@ ensure_quickened(PyCodeObject *co)
     }
 }
 
+/* LINE and INSTRUCTION are layers over the instruction-level instrumentation:
+   INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION can be written over any
+   instruction (instrumented or not, EXTENDED_ARG included, RESUME and what
+   precedes it excepted); the side table (_PyCoLineEntry) remembers what each
+   hides.  At one location the order is INSTRUMENTED_LINE, which hides
+   INSTRUMENTED_INSTRUCTION if INSTRUCTION is wanted there too, which hides
+   the instruction's own instrumented opcode or its generic (unspecialized)
+   form: specialization rewrites the executing instruction, so nothing under a
+   layer may be adaptive or specialized.  Both layers keep the oparg, so an
+   extended oparg flows through them, and the hidden instruction keeps its
+   inline cache entries.
+
+   LINE fires where CPython 3.12+ fires it: at a "line start", before an
+   instruction whose line differs from the line of the instruction the frame
+   executed before it, or whenever that was RESUME.  Line starts, the only
+   places that can satisfy the rule and the only ones that get
+   INSTRUMENTED_LINE, are the instructions with a line whose predecessor in
+   the bytecode has another line (or none), jump and exception handler
+   targets, and the first instruction after the RESUME that starts the frame
+   (so a function written on its def line reports that line; upstream 3.13
+   does not, gh-155992).  The instruction executed before is frame->prev_instr on
+   entry to INSTRUMENTED_LINE (ceval.c), so a backward jump that stays on one
+   line does not fire again.  DISABLE switches LINE off for that tool on that
+   whole line of the code object, so a loop whose body shares its header's
+   line stops costing anything once its line is disabled.
+
+   Some specialized instructions execute the instruction after them without
+   dispatching it (the LOAD_FAST/STORE_FAST/LOAD_CONST superinstructions,
+   COMPARE_OP_*_JUMP, BINARY_OP_INPLACE_ADD_UNICODE, the PRECALL forms that
+   skip CALL).  Where the next instruction is layered they go back to their
+   quickened form; their specializers check what follows, except PRECALL's,
+   so the PRECALL of a layered CALL is the generic PRECALL. */
+
+static inline int
+under_layers(const _PyCoLineEntry *lines, const _Py_CODEUNIT *instrs, int i)
+{
+    int op = _Py_OPCODE(instrs[i]);
+    if (op == INSTRUMENTED_LINE) {
+        op = lines[i].line_original;
+    }
+    if (op == INSTRUMENTED_INSTRUCTION) {
+        op = lines[i].instr_original;
+    }
+    return op;
+}
+
+/* The target of a jump instruction at i, or -1. */
+static int
+jump_target(int base, int i, int oparg)
+{
+    int next = i + 1 + _PyOpcode_Caches[base];
+    switch (base) {
+        case JUMP_FORWARD:
+        case JUMP_IF_FALSE_OR_POP:
+        case JUMP_IF_TRUE_OR_POP:
+        case POP_JUMP_FORWARD_IF_FALSE:
+        case POP_JUMP_FORWARD_IF_TRUE:
+        case POP_JUMP_FORWARD_IF_NONE:
+        case POP_JUMP_FORWARD_IF_NOT_NONE:
+        case FOR_ITER:
+        case SEND:
+            return next + oparg;
+        case JUMP_BACKWARD:
+        case JUMP_BACKWARD_NO_INTERRUPT:
+        case POP_JUMP_BACKWARD_IF_FALSE:
+        case POP_JUMP_BACKWARD_IF_TRUE:
+        case POP_JUMP_BACKWARD_IF_NONE:
+        case POP_JUMP_BACKWARD_IF_NOT_NONE:
+            return next - oparg;
+        default:
+            return -1;
+    }
+}
+
+static int
+read_varint(const unsigned char **p, const unsigned char *end)
+{
+    if (*p >= end) {
+        return -1;
+    }
+    int b = *(*p)++;
+    int val = b & 63;
+    while ((b & 64) && *p < end) {
+        b = *(*p)++;
+        val = (val << 6) | (b & 63);
+    }
+    return val;
+}
+
+static void
+mark_line_start(_PyCoLineEntry *lines, const _Py_CODEUNIT *instrs, int n, int first, int t)
+{
+    if (t >= first && t < n && lines[t].line >= 0 &&
+        _PyOpcode_Deopt[_Py_OPCODE(instrs[t])] != RESUME)
+    {
+        lines[t].line_start = 1;
+    }
+}
+
+/* Build co's side table.  Called while no layer is in co's bytecode. */
+static _PyCoLineEntry *
+create_line_table(PyCodeObject *co)
+{
+    int n = (int)Py_SIZE(co);
+    _PyCoLineEntry *lines = PyMem_Calloc(n > 0 ? n : 1, sizeof(_PyCoLineEntry));
+    if (lines == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        lines[i].line = -1;
+    }
+    PyCodeAddressRange range;
+    _PyCode_InitAddressRange(co, &range);
+    while (_PyLineTable_NextAddressRange(&range)) {
+        int end = range.ar_end / (int)sizeof(_Py_CODEUNIT);
+        for (int a = range.ar_start / (int)sizeof(_Py_CODEUNIT); a < end && a < n; a++) {
+            lines[a].line = range.ar_line;
+        }
+    }
+    const _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    int first = co->_co_firsttraceable;
+    int prev_line = -1, prev_start = 0, oparg = 0;
+    for (int i = first; i < n; i++) {
+        int base = _PyOpcode_Deopt[_Py_OPCODE(instrs[i])];
+        int line = lines[i].line;
+        if (base != RESUME && line >= 0 && (line != prev_line || prev_start)) {
+            lines[i].line_start = 1;
+        }
+        prev_line = line;
+        /* The first line fires when the frame starts even if it is the def
+           line (a one-line function), but not again after a resumption that
+           stays on the line (as upstream). */
+        prev_start = base == RESUME && _Py_OPARG(instrs[i]) == 0;
+        oparg = (oparg << 8) | _Py_OPARG(instrs[i]);
+        if (base == EXTENDED_ARG) {
+            continue;
+        }
+        mark_line_start(lines, instrs, n, first, jump_target(base, i, oparg));
+        oparg = 0;
+        i += _PyOpcode_Caches[base];
+    }
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(co->co_exceptiontable);
+    const unsigned char *end = p + PyBytes_GET_SIZE(co->co_exceptiontable);
+    while (p < end) {
+        (void)read_varint(&p, end);             /* start */
+        (void)read_varint(&p, end);             /* size */
+        int target = read_varint(&p, end);
+        (void)read_varint(&p, end);             /* depth and lasti */
+        mark_line_start(lines, instrs, n, first, target);
+    }
+    return lines;
+}
+
+static inline uint8_t
+line_tools_at(const _PyCoLineEntry *lines, int i, const _Py_Monitors *wanted)
+{
+    if (lines == NULL || !lines[i].line_start) {
+        return 0;
+    }
+    return wanted->tools[PY_MONITORING_EVENT_LINE] & ~lines[i].line_disabled;
+}
+
+/* INSTRUCTION fires before every instruction from the first RESUME on, except
+   RESUME itself (which must stay visible to check the version stamp). */
+static inline uint8_t
+instruction_tools_at(PyCodeObject *co, const _PyCoLineEntry *lines, int i, int base,
+                     const _Py_Monitors *wanted)
+{
+    if (lines == NULL || i < co->_co_firsttraceable || base == RESUME) {
+        return 0;
+    }
+    return wanted->tools[PY_MONITORING_EVENT_INSTRUCTION] & ~lines[i].instr_disabled;
+}
+
+static inline int
+layered_at(PyCodeObject *co, const _PyCoLineEntry *lines, int i, const _Py_Monitors *wanted)
+{
+    if (lines == NULL || i >= Py_SIZE(co)) {
+        return 0;
+    }
+    int base = _PyOpcode_Deopt[under_layers(lines, _PyCode_CODE(co), i)];
+    return line_tools_at(lines, i, wanted) ||
+           instruction_tools_at(co, lines, i, base, wanted);
+}
+
+/* The tools that want the event of the instruction at i (base opcode base). */
+static inline uint8_t
+event_tools_at(_PyCoMonitoringData *data, const _Py_Monitors *wanted,
+               const _Py_CODEUNIT *instrs, int i, int base)
+{
+    int event = instruction_event(base, _Py_OPARG(instrs[i]));
+    if (event < 0) {
+        return 0;
+    }
+    uint8_t tools = wanted->tools[event];
+    if (data->disabled != NULL) {
+        tools &= ~data->disabled[i];
+    }
+    return tools;
+}
+
+/* Specialized forms that execute the next instruction themselves. */
+static inline int
+reaches_past_itself(int opcode, int base)
+{
+    if (opcode == base) {
+        return 0;
+    }
+    switch (base) {
+        case LOAD_FAST:
+        case STORE_FAST:
+        case LOAD_CONST:
+        case COMPARE_OP:
+        case BINARY_OP:
+            return 1;
+        default:
+            return 0;
+    }
+}
+
 /* One pass over the bytecode: instrument every location where some tool
    wants the event and has not DISABLEd it, de-instrument the others. */
 static void
@@ -307,39 +576,84 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
 {
     ensure_quickened(co);
     _Py_CODEUNIT *instrs = _PyCode_CODE(co);
-    Py_ssize_t n = Py_SIZE(co);
+    int n = (int)Py_SIZE(co);
+    _PyCoLineEntry *lines = data->lines;
     Py_ssize_t count = 0;
-    int precall = -1;
+    int keep_lines = 0;
     for (int i = 0; i < n; i++) {
         int opcode = _Py_OPCODE(instrs[i]);
-        int base = _PyOpcode_Deopt[opcode];
-        int event = instruction_event(base, _Py_OPARG(instrs[i]));
-        if (base == PRECALL) {
-            precall = i;
+        int under = lines != NULL ? under_layers(lines, instrs, i) : opcode;
+        int base = _PyOpcode_Deopt[under];
+        int next = i + 1 + _PyOpcode_Caches[base];
+        /* inner: the opcode to run at i under the layers; requicken: write
+           the quickened form of base instead */
+        int inner = under;
+        int requicken = 0;
+        if (event_tools_at(data, wanted, instrs, i, base)) {
+            inner = instrumented_opcode[base];
+            count++;
         }
-        if (event >= 0) {
-            uint8_t tools = wanted->tools[event];
-            if (data->disabled != NULL) {
-                tools &= ~data->disabled[i];
-            }
-            if (tools) {
-                _Py_SET_OPCODE(instrs[i], instrumented_opcode[base]);
-                count++;
-                if (base == CALL && precall >= 0) {
-                    _Py_SET_OPCODE(instrs[precall], INSTRUMENTED_PRECALL);
+        else {
+            int call = -1;
+            if (base == PRECALL) {
+                call = next;
+                while (call < n && _PyOpcode_Deopt[lines != NULL ? under_layers(lines, instrs, call)
+                                                                 : _Py_OPCODE(instrs[call])] == EXTENDED_ARG) {
+                    call++;
+                }
+                if (call >= n || _PyOpcode_Deopt[lines != NULL ? under_layers(lines, instrs, call)
+                                                               : _Py_OPCODE(instrs[call])] != CALL) {
+                    call = -1;
                 }
             }
-            else if (opcode >= MIN_INSTRUMENTED_OPCODE) {
-                restore_quickened(instrs, i, base);
-                if (base == CALL && precall >= 0 &&
-                    _Py_OPCODE(instrs[precall]) == INSTRUMENTED_PRECALL) {
-                    restore_quickened(instrs, precall, PRECALL);
-                }
+            if (call >= 0 && event_tools_at(data, wanted, instrs, call, CALL)) {
+                inner = INSTRUMENTED_PRECALL;
+            }
+            else if (call >= 0 && layered_at(co, lines, call, wanted)) {
+                inner = PRECALL;        /* generic: never skips the CALL */
+            }
+            else if (under >= MIN_INSTRUMENTED_OPCODE || under != opcode ||
+                     under == PRECALL ||        /* generic, left by the case above */
+                     (reaches_past_itself(under, base) && layered_at(co, lines, next, wanted)))
+            {
+                inner = base;
+                requicken = 1;
             }
         }
-        i += _PyOpcode_Caches[base];
+        uint8_t line_tools = line_tools_at(lines, i, wanted);
+        uint8_t instr_tools = instruction_tools_at(co, lines, i, base, wanted);
+        if (line_tools || instr_tools) {
+            int generic = inner >= MIN_INSTRUMENTED_OPCODE ? inner : base;
+            if (line_tools) {
+                _Py_SET_OPCODE(instrs[i], INSTRUMENTED_LINE);
+                lines[i].line_original = instr_tools ? INSTRUMENTED_INSTRUCTION : generic;
+            }
+            else {
+                _Py_SET_OPCODE(instrs[i], INSTRUMENTED_INSTRUCTION);
+            }
+            if (instr_tools) {
+                lines[i].instr_original = generic;
+            }
+            count++;
+            keep_lines = 1;
+        }
+        else if (requicken) {
+            restore_quickened(instrs, i, base);
+        }
+        else if (inner != opcode) {
+            _Py_SET_OPCODE(instrs[i], inner);
+        }
+        if (lines != NULL && (lines[i].line_disabled | lines[i].instr_disabled)) {
+            keep_lines = 1;
+        }
+        i = next - 1;
     }
     data->instrumented = count;
+    if (lines != NULL && !keep_lines) {
+        /* No layer left and nothing DISABLEd: no side table either. */
+        PyMem_Free(lines);
+        data->lines = NULL;
+    }
 }
 
 static int
@@ -348,10 +662,20 @@ force_instrument(PyCodeObject *co, PyInterpreterState *interp)
     _PyCoMonitoringData *data = get_data(co);
     _Py_Monitors wanted;
     wanted_events(interp, data, &wanted);
-    if (wants_any_instruction_event(&wanted) || (data != NULL && data->instrumented)) {
+    int want_layers = (wanted.tools[PY_MONITORING_EVENT_LINE] |
+                       wanted.tools[PY_MONITORING_EVENT_INSTRUCTION]) != 0;
+    if (wants_any_instruction_event(&wanted) || want_layers ||
+        (data != NULL && (data->instrumented || data->lines != NULL)))
+    {
         if (data == NULL) {
             data = get_or_create_data(co, interp);
             if (data == NULL) {
+                return -1;
+            }
+        }
+        if (want_layers && data->lines == NULL) {
+            data->lines = create_line_table(co);
+            if (data->lines == NULL) {
                 return -1;
             }
         }
@@ -473,11 +797,11 @@ call_instrumentation_vector(PyThreadState *tstate, int event,
     args[1] = (PyObject *)co;
     args[2] = offset;
     int err = 0;
-    for (int tool = 0; tools != 0; tool++) {
+    /* Highest tool id first, as upstream calls them. */
+    for (int tool = PY_MONITORING_TOOL_IDS - 1; tool >= 0; tool--) {
         if (!(tools & (1 << tool))) {
             continue;
         }
-        tools &= ~(1 << tool);
         PyObject *callback = interp->monitoring.callables[tool][event];
         if (callback == NULL) {
             continue;
@@ -626,6 +950,182 @@ _Py_call_instrumentation_stop_iteration(PyThreadState *tstate,
 }
 
 
+/* LINE and INSTRUCTION -----------------------------------------------------*/
+
+/* A tool returned DISABLE for LINE or INSTRUCTION at index: LINE goes off for
+   that tool on the whole line of the code object, INSTRUCTION at index. */
+static int
+disable_layer(PyInterpreterState *interp, PyCodeObject *co, int event, int index, int tool)
+{
+    _PyCoMonitoringData *data = get_data(co);
+    if (data == NULL || data->lines == NULL) {
+        return 0;
+    }
+    _PyCoLineEntry *lines = data->lines;
+    uint8_t bit = (uint8_t)(1 << tool);
+    if (event == PY_MONITORING_EVENT_LINE) {
+        int line = lines[index].line;
+        for (Py_ssize_t i = 0; i < Py_SIZE(co); i++) {
+            if (lines[i].line == line) {
+                lines[i].line_disabled |= bit;
+            }
+        }
+    }
+    else {
+        lines[index].instr_disabled |= bit;
+    }
+    _Py_Monitors wanted;
+    wanted_events(interp, data, &wanted);
+    instrument_code(co, data, &wanted);
+    return 0;
+}
+
+/* Call the tools' callbacks for LINE or INSTRUCTION: (code, arg). */
+static int
+call_layer_event(PyThreadState *tstate, PyCodeObject *co, int event, int index,
+                 uint8_t tools, PyObject *arg)
+{
+    PyInterpreterState *interp = tstate->interp;
+    PyObject *args[3] = {NULL, (PyObject *)co, arg};
+    for (int tool = PY_MONITORING_TOOL_IDS - 1; tool >= 0; tool--) {
+        if (!(tools & (1 << tool))) {
+            continue;
+        }
+        PyObject *callback = interp->monitoring.callables[tool][event];
+        if (callback == NULL) {
+            continue;
+        }
+        Py_INCREF(callback);
+        PyThreadState_EnterTracing(tstate);
+        /* A LINE callback may jump by setting frame.f_lineno, as a
+           sys.settrace function may on a 'line' event. */
+        int old_what = tstate->tracing_what;
+        tstate->tracing_what = event == PY_MONITORING_EVENT_LINE ? PyTrace_LINE
+                                                                : PyTrace_OPCODE;
+        PyObject *res = _PyObject_VectorcallTstate(
+            tstate, callback, args + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        tstate->tracing_what = old_what;
+        PyThreadState_LeaveTracing(tstate);
+        Py_DECREF(callback);
+        if (res == NULL) {
+            return -1;
+        }
+        Py_DECREF(res);
+        if (res == &_PyInstrumentation_DISABLE &&
+            disable_layer(interp, co, event, index, tool) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+_Py_call_instrumentation_line(PyThreadState *tstate, _PyInterpreterFrame *frame,
+                              _Py_CODEUNIT *instr, _Py_CODEUNIT *prev)
+{
+    PyCodeObject *co = frame->f_code;
+    _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    int i = (int)(instr - instrs);
+    _PyCoMonitoringData *data = get_data(co);
+    assert(data != NULL && data->lines != NULL);
+    if (!tstate->tracing) {
+        _PyCoLineEntry *lines = data->lines;
+        int line = lines[i].line;
+        int fire = 1;
+        if (prev >= instrs + co->_co_firsttraceable && prev < instrs + Py_SIZE(co)) {
+            /* Same line as the instruction executed before: no event, unless
+               that was RESUME (the frame just started or resumed). */
+            int p = (int)(prev - instrs);
+            fire = lines[p].line != line ||
+                   _PyOpcode_Deopt[under_layers(lines, instrs, p)] == RESUME;
+        }
+        PyInterpreterState *interp = tstate->interp;
+        uint8_t tools = (interp->monitoring.events.tools[PY_MONITORING_EVENT_LINE] |
+                         data->local.tools[PY_MONITORING_EVENT_LINE]) &
+                        ~lines[i].line_disabled;
+        if (fire && tools) {
+            PyObject *lineobj = PyLong_FromLong(line);
+            if (lineobj == NULL) {
+                return -1;
+            }
+            int err = call_layer_event(tstate, co, PY_MONITORING_EVENT_LINE, i, tools, lineobj);
+            Py_DECREF(lineobj);
+            if (err < 0) {
+                return -1;
+            }
+        }
+    }
+    /* Run what INSTRUMENTED_LINE hides now: a callback may have
+       re-instrumented this code (and freed the side table). */
+    int op = _Py_OPCODE(instrs[i]);
+    if (op == INSTRUMENTED_LINE) {
+        op = data->lines[i].line_original;
+    }
+    return op;
+}
+
+int
+_Py_call_instrumentation_instruction(PyThreadState *tstate, _PyInterpreterFrame *frame,
+                                     _Py_CODEUNIT *instr)
+{
+    PyCodeObject *co = frame->f_code;
+    _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    int i = (int)(instr - instrs);
+    _PyCoMonitoringData *data = get_data(co);
+    assert(data != NULL && data->lines != NULL);
+    if (!tstate->tracing) {
+        PyInterpreterState *interp = tstate->interp;
+        uint8_t tools = (interp->monitoring.events.tools[PY_MONITORING_EVENT_INSTRUCTION] |
+                         data->local.tools[PY_MONITORING_EVENT_INSTRUCTION]) &
+                        ~data->lines[i].instr_disabled;
+        if (tools) {
+            PyObject *offset = PyLong_FromLong(i * (long)sizeof(_Py_CODEUNIT));
+            if (offset == NULL) {
+                return -1;
+            }
+            int err = call_layer_event(tstate, co, PY_MONITORING_EVENT_INSTRUCTION,
+                                       i, tools, offset);
+            Py_DECREF(offset);
+            if (err < 0) {
+                return -1;
+            }
+        }
+    }
+    int op = _Py_OPCODE(instrs[i]);
+    if (op == INSTRUMENTED_LINE || op == INSTRUMENTED_INSTRUCTION) {
+        op = under_layers(data->lines, instrs, i);
+    }
+    return op;
+}
+
+int
+_PyMonitoring_BaseOpcode(PyCodeObject *co, int index)
+{
+    int op = _Py_OPCODE(_PyCode_CODE(co)[index]);
+    if (op == INSTRUMENTED_LINE || op == INSTRUMENTED_INSTRUCTION) {
+        op = under_layers(get_data(co)->lines, _PyCode_CODE(co), index);
+    }
+    return _PyOpcode_Deopt[op];
+}
+
+void
+_PyMonitoring_RevealOriginal(PyCodeObject *co, _Py_CODEUNIT *copy)
+{
+    _PyCoMonitoringData *data = get_data(co);
+    if (data == NULL || data->lines == NULL) {
+        return;
+    }
+    for (Py_ssize_t i = 0; i < Py_SIZE(co); i++) {
+        int op = _Py_OPCODE(copy[i]);
+        if (op == INSTRUMENTED_LINE || op == INSTRUMENTED_INSTRUCTION) {
+            op = under_layers(data->lines, copy, (int)i);
+            _Py_SET_OPCODE(copy[i], op);
+        }
+        i += _PyOpcode_Caches[_PyOpcode_Deopt[op]];
+    }
+}
+
+
 /* Tool state -------------------------------------------------------------*/
 
 static int
@@ -724,10 +1224,16 @@ clear_disabled(PyInterpreterState *interp, uint8_t tools)
     for (_PyCoMonitoringData *data = interp->monitoring.instrumented_code;
          data != NULL; data = data->next)
     {
+        Py_ssize_t n = Py_SIZE(data->code);
+        if (data->lines != NULL) {
+            for (Py_ssize_t i = 0; i < n; i++) {
+                data->lines[i].line_disabled &= (uint8_t)~tools;
+                data->lines[i].instr_disabled &= (uint8_t)~tools;
+            }
+        }
         if (data->disabled == NULL) {
             continue;
         }
-        Py_ssize_t n = Py_SIZE(data->code);
         for (Py_ssize_t i = 0; i < n; i++) {
             data->disabled[i] &= (uint8_t)~tools;
         }
@@ -771,7 +1277,7 @@ _PyMonitoring_Fini(PyInterpreterState *interp)
         _PyCoMonitoringData *data = m->instrumented_code;
         PyCodeObject *co = data->code;
         memset(&data->local, 0, sizeof(data->local));
-        if (data->instrumented) {
+        if (data->instrumented || data->lines != NULL) {
             _Py_Monitors none = {{0}};
             instrument_code(co, data, &none);
         }
@@ -941,6 +1447,11 @@ monitoring_register_callback_impl(PyObject *module, int tool_id, int event,
     PyObject *previous = *slot;
     Py_XINCREF(func);
     *slot = func;
+    /* Only events with a callback are instrumented (wanted_events()). */
+    if ((previous == NULL) != (func == NULL) && tool_state_changed(interp) < 0) {
+        Py_XDECREF(previous);
+        return NULL;
+    }
     if (previous == NULL) {
         Py_RETURN_NONE;
     }
@@ -960,10 +1471,12 @@ static int
 monitoring_get_events_impl(PyObject *module, int tool_id)
 /*[clinic end generated code: output=4450cc13f826c8c0 input=e1c74643d2a47e6d]*/
 {
-    PyInterpreterState *interp = _PyInterpreterState_GET();
-    if (check_tool_in_use(interp, tool_id) < 0) {
+    /* As upstream: a tool id not in use has no events (only setting them is
+       an error). */
+    if (check_tool_id(tool_id) < 0) {
         return -1;
     }
+    PyInterpreterState *interp = _PyInterpreterState_GET();
     return get_tool_events(&interp->monitoring.events, tool_id);
 }
 
@@ -1013,7 +1526,7 @@ monitoring_get_local_events_impl(PyObject *module, int tool_id,
                                  PyObject *code)
 /*[clinic end generated code: output=d3e92c1c9c1de8f9 input=430e4a065e4bfdcc]*/
 {
-    if (check_tool_in_use(_PyInterpreterState_GET(), tool_id) < 0) {
+    if (check_tool_id(tool_id) < 0) {
         return -1;
     }
     if (check_code(code) < 0) {

@@ -44,8 +44,7 @@ extern "C" {
     ((1 << PY_MONITORING_EVENT_C_RETURN) | (1 << PY_MONITORING_EVENT_C_RAISE))
 /* Events this build defines but cannot deliver yet: setting them raises ValueError. */
 #define _PY_MONITORING_UNSUPPORTED_EVENT_SET \
-    ((1 << PY_MONITORING_EVENT_LINE) | (1 << PY_MONITORING_EVENT_INSTRUCTION) | \
-     (1 << PY_MONITORING_EVENT_JUMP) | (1 << PY_MONITORING_EVENT_BRANCH_LEFT) | \
+    ((1 << PY_MONITORING_EVENT_JUMP) | (1 << PY_MONITORING_EVENT_BRANCH_LEFT) | \
      (1 << PY_MONITORING_EVENT_BRANCH_RIGHT) | (1 << PY_MONITORING_EVENT_BRANCH))
 
 /* For each event, the set of tools (bit i: tool i) that want it. */
@@ -91,6 +90,22 @@ extern int _Py_call_instrumentation_exc2(PyThreadState *tstate, int event,
 /* STOP_ITERATION for a generator or coroutine that returned `value`. */
 extern int _Py_call_instrumentation_stop_iteration(PyThreadState *tstate,
     struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, PyObject *value);
+
+/* LINE and INSTRUCTION, fired by INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION
+   at `instr`.  Each returns the opcode to run next at `instr` (the one under
+   that layer), or -1 with an exception set.  `prev` is the instruction this
+   frame executed before `instr`. */
+extern int _Py_call_instrumentation_line(PyThreadState *tstate,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, _Py_CODEUNIT *prev);
+extern int _Py_call_instrumentation_instruction(PyThreadState *tstate,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr);
+
+/* The deoptimized opcode of the instruction at `index`, looking through
+   INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION to what they hide. */
+extern int _PyMonitoring_BaseOpcode(PyCodeObject *co, int index);
+/* In `copy`, a copy of co's adaptive bytecode, put back the opcodes that
+   INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION hide (before deoptimizing). */
+extern void _PyMonitoring_RevealOriginal(PyCodeObject *co, _Py_CODEUNIT *copy);
 
 /* Is any tool interested in this global-only event? (cheap, for error paths) */
 #define _Py_MONITORING_WANTS(interp, event) \

@@ -43,12 +43,11 @@ IN_SCOPE = (
     "RERAISE", "C_RETURN", "C_RAISE",
 )
 LOCAL_EVENTS = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL",
-                "STOP_ITERATION")
+                "LINE", "INSTRUCTION", "STOP_ITERATION")
 OTHER_EVENTS = ("RAISE", "EXCEPTION_HANDLED", "PY_UNWIND", "PY_THROW",
                 "RERAISE")
 # Not implemented by the fork yet: setting them is refused.
-UNSUPPORTED = ("LINE", "INSTRUCTION", "JUMP", "BRANCH_LEFT", "BRANCH_RIGHT",
-               "BRANCH")
+UNSUPPORTED = ("JUMP", "BRANCH_LEFT", "BRANCH_RIGHT", "BRANCH")
 
 TOOL = 3            # the recorder's tool id (not a conventional one)
 NUM_TOOLS = 6
@@ -926,13 +925,8 @@ class TestGlobalEventSets(MonitoringTestCase):
             mon.set_events(TOOL, E.PY_START)
         with self.assertRaises(ValueError):
             mon.set_events(TOOL, 0)
-        if FORK:
-            # The fork follows its contract: a tool id not in use has no events to read.
-            with self.assertRaises(ValueError):
-                mon.get_events(TOOL)
-        else:
-            # Upstream reads the events of an unused tool as 0.
-            self.assertEqual(mon.get_events(TOOL), 0)
+        # Reading the events of a tool id not in use is not an error.
+        self.assertEqual(mon.get_events(TOOL), 0)
         self.assertIsNone(mon.get_tool(TOOL))
 
     def test_bad_tool(self):
@@ -1040,11 +1034,7 @@ class TestLocalEventSets(MonitoringTestCase):
     def test_unused_tool(self):
         with self.assertRaises(ValueError):
             mon.set_local_events(TOOL, callee.__code__, E.PY_START)
-        if FORK:
-            with self.assertRaises(ValueError):
-                mon.get_local_events(TOOL, callee.__code__)
-        else:
-            self.assertEqual(mon.get_local_events(TOOL, callee.__code__), 0)
+        self.assertEqual(mon.get_local_events(TOOL, callee.__code__), 0)
 
     def test_bad_tool(self):
         for bad in (-1, 6):
@@ -1862,12 +1852,8 @@ class TestDispatch(MonitoringTestCase):
                 lambda c, o, tool=tool: order.append(tool) if c is code else None)
             mon.set_events(tool, E.PY_START)
         callee()
-        if FORK:
-            # The fork's contract: ascending tool id.
-            self.assertEqual(order, [1, 3, 4])
-        else:
-            # Upstream (3.12-3.14) calls the highest tool id first.
-            self.assertEqual(order, [4, 3, 1])
+        # As upstream (3.12-3.15): the highest tool id first.
+        self.assertEqual(order, [4, 3, 1])
 
     def test_same_event_two_tools(self):
         first = Recorder(callee, tool=0, events=E.PY_START | E.PY_RETURN)
@@ -2598,6 +2584,713 @@ class TestCoexistence(MonitoringTestCase):
         finally:
             sys.settrace(None)
         self.assertEqual(trace, ["call", "line", "line", "return"])
+
+
+# ---------------------------------------------------------------------------
+# LINE, INSTRUCTION: target code.  Expectations use lines relative to each
+# ``def``: do not edit a function body without updating its expectations.
+
+def line_while(n):
+    i = t = 0
+    while i < n:
+        i += 1
+        if i == 2:
+            continue
+        if i == 4:
+            break
+        t += i
+    else:
+        t = -1
+    return t
+
+
+def line_for(n):
+    t = 0
+    for x in range(n):
+        if x == 5:
+            break
+        t += x
+    else:
+        t += 100
+    return t
+
+
+def line_one_line_loop(n):
+    t = 0
+    for x in range(n): t += x
+    while t > 3: t -= 2
+    return t
+
+
+def line_one_line_function(): return 1
+
+
+def line_nested(x):
+    if x > 0:
+        if x > 5:
+            r = 2
+        else:
+            r = 1
+    elif x < -5:
+        r = -1
+    else:
+        r = 0
+    return r
+
+
+def line_try(x):
+    try:
+        if x:
+            raise ValueError(x)
+        y = 1
+    except ValueError:
+        y = 2
+    else:
+        y += 10
+    finally:
+        y += 1
+    return y
+
+
+class LineCM:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return True
+
+
+def line_with(fail):
+    with LineCM() as cm:
+        if fail:
+            raise KeyError(fail)
+        x = 1
+    return 2
+
+
+def line_match(v):
+    match v:
+        case [a, b]:
+            return a + b
+        case {"k": k}:
+            return k
+        case int(x) if x > 3:
+            return x
+        case _:
+            return None
+
+
+def line_comprehensions(n):
+    a = [x for x in range(n) if x % 2]
+    b = {x: x
+         for x in range(n)}
+    return a, b
+
+
+def line_genexpr(n):
+    return sum(x for x in range(n))
+
+
+def line_expressions(a, b):
+    r = a and b
+    s = a or b
+    t = 1 if a else 2
+    u = 0 < a < 5
+    assert a or b, "never"
+    return r, s, t, u
+
+
+def line_generator(n):
+    for i in range(n):
+        yield i
+    yield from range(2)
+
+
+def line_use_generator():
+    return list(line_generator(2))
+
+
+async def line_coroutine(x):
+    await LineAwaitable()
+    return x
+
+
+class LineAwaitable:
+    def __await__(self):
+        yield 1
+
+
+def line_run_coroutine():
+    c = line_coroutine(3)
+    c.send(None)
+    try:
+        c.send(None)
+    except StopIteration as e:
+        return e.value
+
+
+def line_multiline(x):
+    y = (x +
+         1)
+    return y
+
+LINE_PROGRAMS = [
+    (line_while, (5,)), (line_while, (1,)), (line_for, (3,)), (line_for, (9,)),
+    (line_one_line_loop, (4,)), (line_one_line_function, ()),
+    (line_nested, (7,)), (line_nested, (1,)), (line_nested, (-9,)), (line_nested, (0,)),
+    (line_try, (0,)), (line_try, (1,)), (line_with, (0,)), (line_with, (1,)),
+    (line_match, ([1, 2],)), (line_match, ({"k": 3},)), (line_match, (5,)), (line_match, ("x",)),
+    (line_comprehensions, (3,)), (line_genexpr, (3,)),
+    (line_expressions, (0, 1)), (line_expressions, (2, 0)),
+    (line_use_generator, ()), (line_run_coroutine, ()), (line_multiline, (1,)),
+]
+
+
+def _line_owners(funcs):
+    """Map each code object of funcs (nested ones included) to how LINE
+    events in it are shown: (name, line of the def they are relative to).
+    Comprehensions are their own code objects on 3.11 but inlined on 3.12+
+    (PEP 709): they are shown as part of the function around them."""
+    owners = {}
+    def add(code, name, base):
+        owners[code] = (name, base)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                inner = const.co_name
+                if inner in ("<listcomp>", "<dictcomp>", "<setcomp>"):
+                    add(const, name, base)
+                else:
+                    add(const, inner, const.co_firstlineno)
+    for func in funcs:
+        code = code_of(func)
+        add(code, code.co_name, code.co_firstlineno)
+    return owners
+
+
+class LineRecorder:
+    """Records LINE events of the given functions as (name, relative line).
+
+    With ``disable``, every callback returns DISABLE; with ``local``, the
+    events are set on each code object instead of globally.  The callback
+    also checks that sys._getframe(1) is the monitored frame at that line.
+    """
+
+    def __init__(self, *funcs, tool=TOOL, events=E.LINE, disable=False, local=False):
+        self.owners = _line_owners(funcs)
+        self.tool = tool
+        self.wanted = events
+        self.disable = disable
+        self.local = local
+        self.events = []
+        self.bad_frames = []
+
+    def line(self, code, line):
+        owner = self.owners.get(code)
+        if owner is None:
+            return None
+        frame = sys._getframe(1)
+        if frame.f_code is not code or frame.f_lineno != line:
+            self.bad_frames.append((code.co_name, line, frame.f_code.co_name, frame.f_lineno))
+        self.events.append((owner[0], line - owner[1]))
+        return mon.DISABLE if self.disable else None
+
+    def start(self):
+        mon.use_tool_id(self.tool, "lines")
+        mon.register_callback(self.tool, E.LINE, self.line)
+        if self.local:
+            for code in self.owners:
+                mon.set_local_events(self.tool, code, self.wanted)
+        else:
+            mon.set_events(self.tool, self.wanted)
+        return self
+
+    def stop(self):
+        if mon.get_tool(self.tool) is not None:
+            for code in self.owners:
+                mon.set_local_events(self.tool, code, 0)
+            mon.free_tool_id(self.tool)
+        mon.restart_events()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+class Expectations:
+    """Expected results per (function, arguments); arguments may be
+    unhashable."""
+
+    def __init__(self, table):
+        self.rows = [[func, args, expected] for (func, args), expected in table]
+
+    def _row(self, key):
+        for row in self.rows:
+            if row[0] is key[0] and row[1] == key[1]:
+                return row
+        raise KeyError(key)
+
+    def __getitem__(self, key):
+        return self._row(key)[2]
+
+    def __setitem__(self, key, value):
+        self._row(key)[2] = value
+
+    def items(self):
+        return [((func, args), expected) for func, args, expected in self.rows]
+
+
+LINE_EXPECTED = Expectations([
+    ((line_while, (5,)),
+        [1, 2, 3, 4, 6, 8, 2, 3, 4, 5, 2, 3, 4, 6, 8, 2, 3, 4, 6, 7, 11]),
+    ((line_while, (1,)),
+        [1, 2, 3, 4, 6, 8, 2, 10, 11]),
+    ((line_for, (3,)),
+        [1, 2, 3, 5, 2, 3, 5, 2, 3, 5, 2, 7, 8]),
+    ((line_for, (9,)),
+        [1, 2, 3, 5, 2, 3, 5, 2, 3, 5, 2, 3, 5, 2, 3, 5, 2, 3, 4, 8]),
+    ((line_one_line_loop, (4,)),
+        [1, 2, 3, 4]),
+    ((line_one_line_function, ()),
+        [0]),
+    ((line_nested, (7,)),
+        [1, 2, 3, 10]),
+    ((line_nested, (1,)),
+        [1, 2, 5, 10]),
+    ((line_nested, (-9,)),
+        [1, 6, 7, 10]),
+    ((line_nested, (0,)),
+        [1, 6, 9, 10]),
+    ((line_try, (0,)),
+        [1, 2, 4, 8, 10, 11]),
+    ((line_try, (1,)),
+        [1, 2, 3, 5, 6, 10, 11]),
+    ((line_with, (0,)),
+        [1, '__enter__:1', 2, 4, 1, '__exit__:1', 5]),
+    ((line_with, (1,)),
+        [1, '__enter__:1', 2, 3, 1, '__exit__:1', 5]),
+    ((line_match, ([1, 2],)),
+        [1, 2, 3]),
+    ((line_match, ({'k': 3},)),
+        [1, 2, 4, 5]),
+    ((line_match, (5,)),
+        [1, 2, 4, 6, 7]),
+    ((line_match, ('x',)),
+        [1, 2, 4, 6, 8, 9]),
+    ((line_comprehensions, (3,)),
+        [1, 1, 2, 3, 2, 2, 3, 2, 3, 2, 3, 2, 4]),
+    ((line_genexpr, (3,)),
+        [1, '<genexpr>:0']),
+    ((line_expressions, (0, 1)),
+        [1, 2, 3, 4, 5, 6]),
+    ((line_expressions, (2, 0)),
+        [1, 2, 3, 4, 5, 6]),
+    ((line_use_generator, ()),
+        [1, 'line_generator:1', 'line_generator:2', 'line_generator:1',
+        'line_generator:2', 'line_generator:1', 'line_generator:3']),
+    ((line_run_coroutine, ()),
+        [1, 2, 'line_coroutine:1', '__await__:1', 3, 4, 'line_coroutine:2', 5,
+        6]),
+    ((line_multiline, (1,)),
+        [1, 2, 1, 3]),
+])
+
+# DISABLE returned from every LINE callback (fork: per line of the code
+# object; upstream disables one location at a time).
+
+LINE_EXPECTED_DISABLE = Expectations([
+    ((line_while, (5,)),
+        [1, 2, 3, 4, 6, 8, 5, 7, 11]),
+    ((line_while, (1,)),
+        [1, 2, 3, 4, 6, 8, 10, 11]),
+    ((line_for, (3,)),
+        [1, 2, 3, 5, 7, 8]),
+    ((line_for, (9,)),
+        [1, 2, 3, 5, 4, 8]),
+    ((line_one_line_loop, (4,)),
+        [1, 2, 3, 4]),
+    ((line_one_line_function, ()),
+        [0]),
+    ((line_nested, (7,)),
+        [1, 2, 3, 10]),
+    ((line_nested, (1,)),
+        [1, 2, 5, 10]),
+    ((line_nested, (-9,)),
+        [1, 6, 7, 10]),
+    ((line_nested, (0,)),
+        [1, 6, 9, 10]),
+    ((line_try, (0,)),
+        [1, 2, 4, 8, 10, 11]),
+    ((line_try, (1,)),
+        [1, 2, 3, 5, 6, 10, 11]),
+    ((line_with, (0,)),
+        [1, '__enter__:1', 2, 4, '__exit__:1', 5]),
+    ((line_with, (1,)),
+        [1, '__enter__:1', 2, 3, '__exit__:1', 5]),
+    ((line_match, ([1, 2],)),
+        [1, 2, 3]),
+    ((line_match, ({'k': 3},)),
+        [1, 2, 4, 5]),
+    ((line_match, (5,)),
+        [1, 2, 4, 6, 7]),
+    ((line_match, ('x',)),
+        [1, 2, 4, 6, 8, 9]),
+    ((line_comprehensions, (3,)),
+        [1, 1, 2, 3, 2, 3, 4]),
+    ((line_genexpr, (3,)),
+        [1, '<genexpr>:0']),
+    ((line_expressions, (0, 1)),
+        [1, 2, 3, 4, 5, 6]),
+    ((line_expressions, (2, 0)),
+        [1, 2, 3, 4, 5, 6]),
+    ((line_use_generator, ()),
+        [1, 'line_generator:1', 'line_generator:2', 'line_generator:3']),
+    ((line_run_coroutine, ()),
+        [1, 2, 'line_coroutine:1', '__await__:1', 3, 4, 'line_coroutine:2', 5,
+        6]),
+    ((line_multiline, (1,)),
+        [1, 2, 3]),
+])
+
+# What upstream 3.12+ reports where the fork differs on purpose, or because
+# 3.12+ compiles the construct differently.
+if not FORK:
+    # gh-155992: upstream does not report the first line of a function (or
+    # generator expression) that is all on its def line.
+    LINE_EXPECTED[line_one_line_function, ()] = []
+    LINE_EXPECTED[line_genexpr, (3,)] = [1]
+if NEW:
+    # PEP 709: 3.12+ inlines list and dict comprehensions; on 3.11 each is a
+    # function of its own, which reports its first line when it starts.
+    LINE_EXPECTED[line_comprehensions, (3,)] = [1, 3, 2, 3, 2, 3, 2, 3, 2, 3, 4]
+    if sys.version_info < (3, 14):
+        # 3.12 and 3.13 report the dict comprehension's line once more at
+        # its end.
+        LINE_EXPECTED[line_comprehensions, (3,)] = [1, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 4]
+
+LINE_HELPERS = (LineCM.__enter__, LineCM.__exit__, LineAwaitable.__await__,
+                line_generator, line_coroutine)
+
+
+def line_compact(name, events):
+    return [line if owner == name else f"{owner}:{line}"
+            for owner, line in events]
+
+
+class TestLineEvents(MonitoringTestCase):
+
+    def run_program(self, func, args, **kwargs):
+        with LineRecorder(func, *LINE_HELPERS, **kwargs) as rec:
+            func(*args)
+        self.assertEqual(rec.bad_frames, [])
+        return line_compact(func.__name__, rec.events)
+
+    def test_sequences(self):
+        for (func, args), expected in LINE_EXPECTED.items():
+            with self.subTest(func=func.__name__, args=args):
+                self.assertEqual(self.run_program(func, args), expected)
+
+    def test_local_events_same_as_global(self):
+        for (func, args), expected in LINE_EXPECTED.items():
+            with self.subTest(func=func.__name__, args=args):
+                self.assertEqual(self.run_program(func, args, local=True), expected)
+
+    @unittest.skipUnless(FORK, "upstream disables LINE per location")
+    def test_disable_per_line(self):
+        for (func, args), expected in LINE_EXPECTED_DISABLE.items():
+            with self.subTest(func=func.__name__, args=args):
+                self.assertEqual(self.run_program(func, args, disable=True), expected)
+
+    def test_disabled_line_stays_off_until_restart(self):
+        with LineRecorder(line_for, disable=True) as rec:
+            line_for(3)
+            first = list(rec.events)
+            line_for(3)
+            self.assertEqual(rec.events, first)
+            mon.restart_events()
+            line_for(3)
+            self.assertEqual(rec.events, first * 2)
+
+    def test_disable_is_per_tool(self):
+        keep = LineRecorder(line_for, tool=1)
+        drop = LineRecorder(line_for, tool=4, disable=True)
+        with keep, drop:
+            line_for(3)
+            line_for(3)
+        expected = LINE_EXPECTED[line_for, (3,)]
+        self.assertEqual(line_compact("line_for", keep.events), expected * 2)
+        if FORK:
+            # DISABLE switches the whole line off (upstream: one location).
+            self.assertEqual(len(drop.events), len(set(drop.events)))
+
+    def test_local_only_that_code(self):
+        with LineRecorder(line_for, line_nested, local=True) as rec:
+            mon.set_local_events(TOOL, line_nested.__code__, 0)
+            line_for(1)
+            line_nested(1)
+        self.assertEqual({name for name, line in rec.events}, {"line_for"})
+
+    def test_two_tools_same_line_order(self):
+        order = []
+        for tool in (1, 4):
+            self.claim(tool)
+            mon.register_callback(
+                tool, E.LINE,
+                lambda code, line, tool=tool:
+                    order.append(tool) if code is line_multiline.__code__ else None)
+            mon.set_events(tool, E.LINE)
+        line_multiline(1)
+        self.assertEqual(order, [4, 1] * 4)
+
+    def test_callback_raises(self):
+        def line(code, line):
+            if code is line_nested.__code__ and line - code.co_firstlineno == 2:
+                raise Boom("line")
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.LINE, line)
+        mon.set_events(TOOL, E.LINE)
+        with self.assertRaises(Boom):
+            line_nested(1)
+        mon.set_events(TOOL, 0)
+        self.assertEqual(line_nested(1), 1)
+
+    def test_enable_inside_running_loop(self):
+        seen = []
+        code = line_switch_in_loop.__code__
+
+        def line(c, line):
+            if c is code:
+                seen.append(line - code.co_firstlineno)
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.LINE, line)
+        self.assertEqual(line_switch_in_loop(4, TOOL), 6)
+        # Lines are reported from the one after set_events() on, up to the
+        # one that switched them off.
+        self.assertEqual(seen, [5, 7, 2, 3, 5, 6])
+
+    @unittest.skipUnless(FORK, "upstream disables LINE per location")
+    def test_generator_expression_in_loop(self):
+        with LineRecorder(line_genexpr, disable=True) as rec:
+            for _ in range(3):
+                line_genexpr(3)
+        self.assertEqual(line_compact("line_genexpr", rec.events),
+                         LINE_EXPECTED_DISABLE[line_genexpr, (3,)])
+
+
+def line_switch_in_loop(n, tool):
+    t = 0
+    for i in range(n):
+        if i == 1:
+            mon.set_events(tool, mon.events.LINE)
+        if i == 2:
+            mon.set_events(tool, 0)
+        t += i
+    return t
+
+
+def instruction_target(a):
+    b = a + 1
+    return callee(b)
+
+
+class TestInstructionEvents(MonitoringTestCase):
+
+    def record(self, func, events, *args, local=False, result=None):
+        code = code_of(func)
+        ops = {i.offset: i.opname for i in dis.get_instructions(code)}
+        seen = []
+
+        def instruction(c, offset):
+            if c is code:
+                seen.append(("I", ops[offset]))
+                return result
+
+        def line(c, line):
+            if c is code:
+                seen.append(("L", line - code.co_firstlineno))
+
+        def call(c, offset, func, arg0):
+            if c is code:
+                seen.append(("C", ops[offset]))
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.INSTRUCTION, instruction)
+        mon.register_callback(TOOL, E.LINE, line)
+        mon.register_callback(TOOL, E.CALL, call)
+        if local:
+            self.set_local(TOOL, code, events)
+        else:
+            mon.set_events(TOOL, events)
+        func(*args)
+        mon.set_events(TOOL, 0)
+        mon.free_tool_id(TOOL)
+        return seen
+
+    def expected_instructions(self, func):
+        # Every instruction after RESUME, in order (the function is straight
+        # line code); no CACHE entries.
+        names = [i.opname for i in dis.get_instructions(func)]
+        return names[names.index("RESUME") + 1:]
+
+    def test_every_instruction(self):
+        for local in (False, True):
+            with self.subTest(local=local):
+                seen = self.record(instruction_target, E.INSTRUCTION, 1, local=local)
+                self.assertEqual([name for kind, name in seen],
+                                 self.expected_instructions(instruction_target))
+                free_all_tools()
+
+    def test_order_line_instruction_event(self):
+        seen = self.record(instruction_target, E.INSTRUCTION | E.LINE | E.CALL, 1)
+        names = self.expected_instructions(instruction_target)
+        call = names.index("CALL")
+        store = names.index("STORE_FAST")
+        expected = ([("L", 1)] + [("I", n) for n in names[:store + 1]] +
+                    [("L", 2)] + [("I", n) for n in names[store + 1:call + 1]] +
+                    [("C", "CALL")] + [("I", n) for n in names[call + 1:]])
+        self.assertEqual(seen, expected)
+
+    def test_disable_one_instruction(self):
+        code = instruction_target.__code__
+        seen = []
+
+        def instruction(c, offset):
+            if c is code:
+                seen.append(offset)
+                return mon.DISABLE if offset == first[0] else None
+        first = [None]
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.INSTRUCTION, instruction)
+        mon.set_events(TOOL, E.INSTRUCTION)
+        instruction_target(1)
+        everything = list(seen)
+        first[0] = everything[1]
+        del seen[:]
+        instruction_target(1)       # DISABLEs the second instruction
+        instruction_target(1)
+        self.assertEqual(seen, everything + everything[:1] + everything[2:])
+        mon.restart_events()
+        del seen[:]
+        first[0] = None
+        instruction_target(1)
+        self.assertEqual(seen, everything)
+
+    def test_extended_arg(self):
+        # An instruction with an EXTENDED_ARG prefix still works under the
+        # LINE and INSTRUCTION layers.
+        ns = {}
+        src = "def f(x):\n    " + "\n    ".join(f"v{i} = x" for i in range(300)) + "\n    return v299 + 1\n"
+        exec(src, ns)
+        f = ns["f"]
+        seen = self.record(f, E.INSTRUCTION | E.LINE, 4)
+        self.assertIn(("L", 301), seen)
+        self.assertEqual(f(4), 5)
+
+
+class TestLineInstrumentationState(MonitoringTestCase):
+    """What LINE and INSTRUCTION leave in a code object."""
+
+    def adaptive_opnames(self, func):
+        return {i.opname for i in dis.get_instructions(func, adaptive=True)}
+
+    @unittest.skipUnless(FORK, "the fork's instrumented opcodes")
+    def test_no_callback_no_instrumentation(self):
+        self.claim(TOOL)
+        mon.set_events(TOOL, E.LINE | E.INSTRUCTION | E.PY_START)
+        line_for(2)
+        self.assertFalse({n for n in self.adaptive_opnames(line_for)
+                          if n.startswith("INSTRUMENTED_")})
+        # Registering the callback brings the instrumentation up to date.
+        mon.register_callback(TOOL, E.LINE, lambda code, line: None)
+        line_for(2)
+        self.assertIn("INSTRUMENTED_LINE", self.adaptive_opnames(line_for))
+        mon.register_callback(TOOL, E.LINE, None)
+        line_for(2)
+        self.assertNotIn("INSTRUMENTED_LINE", self.adaptive_opnames(line_for))
+
+    def test_code_unchanged(self):
+        code = line_while.__code__
+        before = code.co_code
+        copy = code.replace()
+        with LineRecorder(line_while), \
+                LineRecorder(line_while, tool=4, events=E.INSTRUCTION):
+            line_while(5)
+            self.assertEqual(code.replace().co_code, before)
+            self.assertEqual(code, copy)
+            self.assertEqual(list(code.co_lines()), list(copy.co_lines()))
+        self.assertEqual(code.co_code, before)
+        self.assertEqual(line_while(5), 4)
+
+    @unittest.skipUnless(FORK, "the fork's instrumented opcodes")
+    def test_removed_when_tool_freed(self):
+        with LineRecorder(line_while):
+            line_while(5)
+            self.assertIn("INSTRUMENTED_LINE", self.adaptive_opnames(line_while))
+        line_while(5)
+        self.assertFalse({n for n in self.adaptive_opnames(line_while)
+                          if n.startswith("INSTRUMENTED_")})
+
+
+class TestLineCoexistence(MonitoringTestCase):
+
+    def settrace_events(self, func, *args, opcodes=False):
+        seen = []
+        code = func.__code__
+
+        def tracer(frame, event, arg):
+            if frame.f_code is code:
+                frame.f_trace_opcodes = opcodes
+                line = frame.f_lineno
+                seen.append((event, line and line - code.co_firstlineno))
+            return tracer
+        sys.settrace(tracer)
+        try:
+            func(*args)
+        finally:
+            sys.settrace(None)
+        return seen
+
+    def test_settrace_and_line_events(self):
+        for func, args in ((line_while, (5,)), (line_for, (3,)),
+                           (line_one_line_loop, (4,)), (line_try, (1,)),
+                           (line_with, (1,))):
+            with self.subTest(func=func.__name__):
+                for opcodes in (False, True):
+                    alone = self.settrace_events(func, *args, opcodes=opcodes)
+                    with LineRecorder(func, *LINE_HELPERS) as rec, \
+                            LineRecorder(func, tool=4, events=E.INSTRUCTION):
+                        both = self.settrace_events(func, *args, opcodes=opcodes)
+                    self.assertEqual(both, alone)
+                    self.assertEqual(line_compact(func.__name__, rec.events),
+                                     LINE_EXPECTED[func, args])
+
+    def test_settrace_jump_with_line_tool(self):
+        def jumper(frame, event, arg):
+            if frame.f_code is line_jump_target.__code__ and event == "line":
+                if frame.f_lineno == line_jump_target.__code__.co_firstlineno + 2:
+                    frame.f_lineno += 1
+            return jumper
+        with LineRecorder(line_jump_target) as rec:
+            sys.settrace(jumper)
+            try:
+                result = line_jump_target()
+            finally:
+                sys.settrace(None)
+        self.assertEqual(result, 1)
+        if FORK:
+            # sys.settrace runs before the instruction: line 2 never ran,
+            # and line 3 is reported after the jump.
+            self.assertEqual(line_compact("line_jump_target", rec.events), [1, 3])
+        else:
+            # Upstream's settrace is a monitoring tool itself: the other
+            # tools still see the line the trace function jumped from.
+            self.assertEqual(line_compact("line_jump_target", rec.events), [1, 2])
+
+
+def line_jump_target():
+    x = 1
+    x = 2
+    return x
 
 
 class TestSubinterpreters(MonitoringTestCase):
