@@ -182,9 +182,9 @@ instruction_event(int base_opcode, int oparg)
 
 /* Per-code-object data ----------------------------------------------------*/
 
-/* The side table for LINE and INSTRUCTION: one entry per code unit, allocated
-   while some tool wants either event in the code object (or has DISABLEd one
-   of them there), freed otherwise. */
+/* The side table for LINE, INSTRUCTION, JUMP and the branch events: one entry
+   per code unit, allocated while some tool wants one of these events in the
+   code object (or has DISABLEd one of them there), freed otherwise. */
 typedef struct {
     int line;                   /* the code unit's line number, -1 if none */
     uint8_t line_start;         /* LINE may fire here (create_line_table()) */
@@ -192,6 +192,11 @@ typedef struct {
     uint8_t instr_original;     /* the opcode INSTRUMENTED_INSTRUCTION hides */
     uint8_t line_disabled;      /* tools that DISABLEd LINE for this line */
     uint8_t instr_disabled;     /* tools that DISABLEd INSTRUCTION here */
+    uint8_t branch_original;    /* the jump INSTRUMENTED_BRANCH stands for */
+    uint8_t left_disabled;      /* tools that DISABLEd JUMP or BRANCH_LEFT here */
+    uint8_t right_disabled;     /* tools that DISABLEd BRANCH_RIGHT here */
+    uint8_t branch_disabled;    /* tools that DISABLEd BRANCH here */
+    uint8_t loop_test;          /* taking this jump is BRANCH_LEFT (is_loop_test()) */
 } _PyCoLineEntry;
 
 struct _PyCoMonitoringData {
@@ -394,6 +399,17 @@ under_layers(const _PyCoLineEntry *lines, const _Py_CODEUNIT *instrs, int i)
     return op;
 }
 
+/* The deoptimized opcode at i, looking through every layer. */
+static inline int
+hidden_base(const _PyCoLineEntry *lines, const _Py_CODEUNIT *instrs, int i)
+{
+    int op = lines != NULL ? under_layers(lines, instrs, i) : _Py_OPCODE(instrs[i]);
+    if (op == INSTRUMENTED_BRANCH) {
+        op = lines[i].branch_original;
+    }
+    return _PyOpcode_Deopt[op];
+}
+
 /* The target of a jump instruction at i, or -1. */
 static int
 jump_target(int base, int i, int oparg)
@@ -419,6 +435,57 @@ jump_target(int base, int i, int oparg)
             return next - oparg;
         default:
             return -1;
+    }
+}
+
+/* The full oparg of the instruction at j, EXTENDED_ARG prefixes included, in
+   deoptimized (or instrumented) bytecode. */
+static int
+full_oparg(const _Py_CODEUNIT *code, int j)
+{
+    int oparg = _Py_OPARG(code[j]);
+    int shift = 8;
+    for (int k = j - 1; k >= 0 && _PyOpcode_Deopt[_Py_OPCODE(code[k])] == EXTENDED_ARG; k--) {
+        oparg |= _Py_OPARG(code[k]) << shift;
+        shift += 8;
+    }
+    return oparg;
+}
+
+/* 3.11 compiles the test of a while loop twice: at the top, jumping forward
+   out of the loop, and again at the bottom, jumping back into the body
+   (POP_JUMP_BACKWARD_IF_*).  3.14 tests once, at the top, where going on into
+   the body is BRANCH_LEFT; so at the bottom test, taking the jump (into the
+   body) is BRANCH_LEFT and falling through (out of the loop) BRANCH_RIGHT.
+   The bottom test is recognised by its shape: its target, the start of the
+   body, follows a forward conditional jump that leaves the loop exactly where
+   the bottom test falls through to.  Other backward conditional jumps (an
+   "if" at the end of a loop body, threaded to the loop's header) keep the
+   usual meaning: taking the jump skips the body of the "if". */
+static int
+is_loop_test(const _Py_CODEUNIT *code, int n, int base, int i, int target)
+{
+    switch (base) {
+        case POP_JUMP_BACKWARD_IF_FALSE:
+        case POP_JUMP_BACKWARD_IF_TRUE:
+        case POP_JUMP_BACKWARD_IF_NONE:
+        case POP_JUMP_BACKWARD_IF_NOT_NONE:
+            break;
+        default:
+            return 0;
+    }
+    int t = target - 1;
+    if (t < 0 || t >= n) {
+        return 0;
+    }
+    switch (_PyOpcode_Deopt[_Py_OPCODE(code[t])]) {
+        case POP_JUMP_FORWARD_IF_FALSE:
+        case POP_JUMP_FORWARD_IF_TRUE:
+        case POP_JUMP_FORWARD_IF_NONE:
+        case POP_JUMP_FORWARD_IF_NOT_NONE:
+            return t + 1 + full_oparg(code, t) == i + 1;
+        default:
+            return 0;
     }
 }
 
@@ -486,7 +553,9 @@ create_line_table(PyCodeObject *co)
         if (base == EXTENDED_ARG) {
             continue;
         }
-        mark_line_start(lines, instrs, n, first, jump_target(base, i, oparg));
+        int target = jump_target(base, i, oparg);
+        mark_line_start(lines, instrs, n, first, target);
+        lines[i].loop_test = (uint8_t)is_loop_test(instrs, n, base, i, target);
         oparg = 0;
         i += _PyOpcode_Caches[base];
     }
@@ -523,15 +592,63 @@ instruction_tools_at(PyCodeObject *co, const _PyCoLineEntry *lines, int i, int b
     return wanted->tools[PY_MONITORING_EVENT_INSTRUCTION] & ~lines[i].instr_disabled;
 }
 
+/* JUMP at unconditional jumps; BRANCH_LEFT, BRANCH_RIGHT and BRANCH at
+   conditional ones (0: not a jump; 1: unconditional; 2: conditional). */
+static inline int
+jump_kind(int base)
+{
+    switch (base) {
+        case JUMP_FORWARD:
+        case JUMP_BACKWARD:
+            /* Not JUMP_BACKWARD_NO_INTERRUPT, which only closes the loop of
+               a "yield from" or "await" (as upstream). */
+            return 1;
+        case JUMP_IF_FALSE_OR_POP:
+        case JUMP_IF_TRUE_OR_POP:
+        case POP_JUMP_FORWARD_IF_FALSE:
+        case POP_JUMP_FORWARD_IF_TRUE:
+        case POP_JUMP_FORWARD_IF_NONE:
+        case POP_JUMP_FORWARD_IF_NOT_NONE:
+        case POP_JUMP_BACKWARD_IF_FALSE:
+        case POP_JUMP_BACKWARD_IF_TRUE:
+        case POP_JUMP_BACKWARD_IF_NONE:
+        case POP_JUMP_BACKWARD_IF_NOT_NONE:
+        case FOR_ITER:
+            return 2;
+        default:
+            return 0;
+    }
+}
+
+static inline uint8_t
+branch_tools_at(const _PyCoLineEntry *lines, int i, int base, const _Py_Monitors *wanted)
+{
+    if (lines == NULL) {
+        return 0;
+    }
+    switch (jump_kind(base)) {
+        case 1:
+            return wanted->tools[PY_MONITORING_EVENT_JUMP] & ~lines[i].left_disabled;
+        case 2:
+            return (wanted->tools[PY_MONITORING_EVENT_BRANCH_LEFT] & ~lines[i].left_disabled) |
+                   (wanted->tools[PY_MONITORING_EVENT_BRANCH_RIGHT] & ~lines[i].right_disabled) |
+                   (wanted->tools[PY_MONITORING_EVENT_BRANCH] & ~lines[i].branch_disabled);
+        default:
+            return 0;
+    }
+}
+
+/* Does the instruction at i run from under a layer or INSTRUMENTED_BRANCH? */
 static inline int
 layered_at(PyCodeObject *co, const _PyCoLineEntry *lines, int i, const _Py_Monitors *wanted)
 {
     if (lines == NULL || i >= Py_SIZE(co)) {
         return 0;
     }
-    int base = _PyOpcode_Deopt[under_layers(lines, _PyCode_CODE(co), i)];
+    int base = hidden_base(lines, _PyCode_CODE(co), i);
     return line_tools_at(lines, i, wanted) ||
-           instruction_tools_at(co, lines, i, base, wanted);
+           instruction_tools_at(co, lines, i, base, wanted) ||
+           (base != FOR_ITER && branch_tools_at(lines, i, base, wanted));
 }
 
 /* The tools that want the event of the instruction at i (base opcode base). */
@@ -583,26 +700,32 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
     for (int i = 0; i < n; i++) {
         int opcode = _Py_OPCODE(instrs[i]);
         int under = lines != NULL ? under_layers(lines, instrs, i) : opcode;
-        int base = _PyOpcode_Deopt[under];
+        int base = hidden_base(lines, instrs, i);
         int next = i + 1 + _PyOpcode_Caches[base];
         /* inner: the opcode to run at i under the layers; requicken: write
            the quickened form of base instead */
         int inner = under;
         int requicken = 0;
-        if (event_tools_at(data, wanted, instrs, i, base)) {
+        uint8_t branch_tools = branch_tools_at(lines, i, base, wanted);
+        if (event_tools_at(data, wanted, instrs, i, base) ||
+            (base == FOR_ITER && branch_tools)) {
             inner = instrumented_opcode[base];
             count++;
+        }
+        else if (branch_tools) {
+            inner = INSTRUMENTED_BRANCH;
+            lines[i].branch_original = base;
+            count++;
+            keep_lines = 1;
         }
         else {
             int call = -1;
             if (base == PRECALL) {
                 call = next;
-                while (call < n && _PyOpcode_Deopt[lines != NULL ? under_layers(lines, instrs, call)
-                                                                 : _Py_OPCODE(instrs[call])] == EXTENDED_ARG) {
+                while (call < n && hidden_base(lines, instrs, call) == EXTENDED_ARG) {
                     call++;
                 }
-                if (call >= n || _PyOpcode_Deopt[lines != NULL ? under_layers(lines, instrs, call)
-                                                               : _Py_OPCODE(instrs[call])] != CALL) {
+                if (call >= n || hidden_base(lines, instrs, call) != CALL) {
                     call = -1;
                 }
             }
@@ -643,7 +766,9 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
         else if (inner != opcode) {
             _Py_SET_OPCODE(instrs[i], inner);
         }
-        if (lines != NULL && (lines[i].line_disabled | lines[i].instr_disabled)) {
+        if (lines != NULL && (lines[i].line_disabled | lines[i].instr_disabled |
+                              lines[i].left_disabled | lines[i].right_disabled |
+                              lines[i].branch_disabled)) {
             keep_lines = 1;
         }
         i = next - 1;
@@ -663,7 +788,11 @@ force_instrument(PyCodeObject *co, PyInterpreterState *interp)
     _Py_Monitors wanted;
     wanted_events(interp, data, &wanted);
     int want_layers = (wanted.tools[PY_MONITORING_EVENT_LINE] |
-                       wanted.tools[PY_MONITORING_EVENT_INSTRUCTION]) != 0;
+                       wanted.tools[PY_MONITORING_EVENT_INSTRUCTION] |
+                       wanted.tools[PY_MONITORING_EVENT_JUMP] |
+                       wanted.tools[PY_MONITORING_EVENT_BRANCH_LEFT] |
+                       wanted.tools[PY_MONITORING_EVENT_BRANCH_RIGHT] |
+                       wanted.tools[PY_MONITORING_EVENT_BRANCH]) != 0;
     if (wants_any_instruction_event(&wanted) || want_layers ||
         (data != NULL && (data->instrumented || data->lines != NULL)))
     {
@@ -1037,7 +1166,7 @@ _Py_call_instrumentation_line(PyThreadState *tstate, _PyInterpreterFrame *frame,
                that was RESUME (the frame just started or resumed). */
             int p = (int)(prev - instrs);
             fire = lines[p].line != line ||
-                   _PyOpcode_Deopt[under_layers(lines, instrs, p)] == RESUME;
+                   hidden_base(lines, instrs, p) == RESUME;
         }
         PyInterpreterState *interp = tstate->interp;
         uint8_t tools = (interp->monitoring.events.tools[PY_MONITORING_EVENT_LINE] |
@@ -1102,8 +1231,9 @@ int
 _PyMonitoring_BaseOpcode(PyCodeObject *co, int index)
 {
     int op = _Py_OPCODE(_PyCode_CODE(co)[index]);
-    if (op == INSTRUMENTED_LINE || op == INSTRUMENTED_INSTRUCTION) {
-        op = under_layers(get_data(co)->lines, _PyCode_CODE(co), index);
+    if (op == INSTRUMENTED_LINE || op == INSTRUMENTED_INSTRUCTION ||
+        op == INSTRUMENTED_BRANCH) {
+        return hidden_base(get_data(co)->lines, _PyCode_CODE(co), index);
     }
     return _PyOpcode_Deopt[op];
 }
@@ -1117,12 +1247,181 @@ _PyMonitoring_RevealOriginal(PyCodeObject *co, _Py_CODEUNIT *copy)
     }
     for (Py_ssize_t i = 0; i < Py_SIZE(co); i++) {
         int op = _Py_OPCODE(copy[i]);
-        if (op == INSTRUMENTED_LINE || op == INSTRUMENTED_INSTRUCTION) {
-            op = under_layers(data->lines, copy, (int)i);
+        if (op == INSTRUMENTED_LINE || op == INSTRUMENTED_INSTRUCTION ||
+            op == INSTRUMENTED_BRANCH) {
+            op = hidden_base(data->lines, copy, (int)i);
             _Py_SET_OPCODE(copy[i], op);
         }
         i += _PyOpcode_Caches[_PyOpcode_Deopt[op]];
     }
+}
+
+
+/* JUMP and branches ---------------------------------------------------------
+
+   JUMP_FORWARD and JUMP_BACKWARD report JUMP (JUMP_BACKWARD_NO_INTERRUPT, the
+   loop of a "yield from" or "await", does not, as upstream); the
+   conditional jumps (POP_JUMP_*, JUMP_IF_*_OR_POP) and FOR_ITER report
+   BRANCH_LEFT when they go on to the next instruction (FOR_ITER: the loop
+   goes on) and BRANCH_RIGHT when they jump (FOR_ITER: the iterator is
+   exhausted), as CPython 3.14 does, and the deprecated BRANCH either way.
+   The bottom test of a while loop is the exception (is_loop_test()): its
+   jump goes on with the loop, so it is BRANCH_LEFT, and co_branches() lists
+   its destinations the same way round.
+   FOR_ITER is INSTRUMENTED_FOR_ITER, the other jumps INSTRUMENTED_BRANCH
+   (ceval.c), which evaluates the condition itself.  Each direction has its
+   own DISABLE mask. */
+
+static int
+call_jump_event(PyThreadState *tstate, PyCodeObject *co, int event, int index,
+                uint8_t tools, PyObject *src, PyObject *dest)
+{
+    PyInterpreterState *interp = tstate->interp;
+    PyObject *args[4] = {NULL, (PyObject *)co, src, dest};
+    int disabled = 0;
+    int err = 0;
+    for (int tool = PY_MONITORING_TOOL_IDS - 1; tool >= 0; tool--) {
+        if (!(tools & (1 << tool))) {
+            continue;
+        }
+        PyObject *callback = interp->monitoring.callables[tool][event];
+        if (callback == NULL) {
+            continue;
+        }
+        Py_INCREF(callback);
+        PyThreadState_EnterTracing(tstate);
+        PyObject *res = _PyObject_VectorcallTstate(
+            tstate, callback, args + 1, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        PyThreadState_LeaveTracing(tstate);
+        Py_DECREF(callback);
+        if (res == NULL) {
+            err = -1;
+            break;
+        }
+        Py_DECREF(res);
+        if (res == &_PyInstrumentation_DISABLE) {
+            _PyCoLineEntry *entry = &get_data(co)->lines[index];
+            uint8_t bit = (uint8_t)(1 << tool);
+            switch (event) {
+                case PY_MONITORING_EVENT_BRANCH_RIGHT:
+                    entry->right_disabled |= bit;
+                    break;
+                case PY_MONITORING_EVENT_BRANCH:
+                    entry->branch_disabled |= bit;
+                    break;
+                default:
+                    entry->left_disabled |= bit;
+            }
+            disabled = 1;
+        }
+    }
+    if (disabled) {
+        _PyCoMonitoringData *data = get_data(co);
+        _Py_Monitors wanted;
+        wanted_events(interp, data, &wanted);
+        instrument_code(co, data, &wanted);
+    }
+    return err;
+}
+
+int
+_Py_call_instrumentation_jump(PyThreadState *tstate, _PyInterpreterFrame *frame,
+                              _Py_CODEUNIT *src, _Py_CODEUNIT *dest, int taken)
+{
+    if (tstate->tracing) {
+        return 0;
+    }
+    PyCodeObject *co = frame->f_code;
+    _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    int i = (int)(src - instrs);
+    _PyCoMonitoringData *data = get_data(co);
+    if (data == NULL || data->lines == NULL) {
+        return 0;
+    }
+    _PyCoLineEntry *entry = &data->lines[i];
+    PyInterpreterState *interp = tstate->interp;
+    if (taken >= 0 && entry->loop_test) {
+        taken = !taken;
+    }
+    int event = taken < 0 ? PY_MONITORING_EVENT_JUMP
+                          : taken ? PY_MONITORING_EVENT_BRANCH_RIGHT
+                                  : PY_MONITORING_EVENT_BRANCH_LEFT;
+    uint8_t mask = event == PY_MONITORING_EVENT_BRANCH_RIGHT ? entry->right_disabled
+                                                             : entry->left_disabled;
+    uint8_t tools = (interp->monitoring.events.tools[event] | data->local.tools[event]) & ~mask;
+    uint8_t old_tools = 0;
+    if (taken >= 0) {
+        old_tools = (interp->monitoring.events.tools[PY_MONITORING_EVENT_BRANCH] |
+                     data->local.tools[PY_MONITORING_EVENT_BRANCH]) & ~entry->branch_disabled;
+    }
+    if ((tools | old_tools) == 0) {
+        return 0;
+    }
+    PyObject *srcobj = PyLong_FromLong(i * (long)sizeof(_Py_CODEUNIT));
+    PyObject *destobj = PyLong_FromLong((long)(dest - instrs) * (long)sizeof(_Py_CODEUNIT));
+    int err = -1;
+    if (srcobj != NULL && destobj != NULL) {
+        err = 0;
+        if (tools) {
+            err = call_jump_event(tstate, co, event, i, tools, srcobj, destobj);
+        }
+        if (err == 0 && old_tools) {
+            err = call_jump_event(tstate, co, PY_MONITORING_EVENT_BRANCH, i, old_tools,
+                                  srcobj, destobj);
+        }
+    }
+    Py_XDECREF(srcobj);
+    Py_XDECREF(destobj);
+    return err;
+}
+
+PyObject *
+_PyMonitoring_CodeBranches(PyCodeObject *co)
+{
+    PyObject *bytes = _PyCode_GetCode(co);
+    if (bytes == NULL) {
+        return NULL;
+    }
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        Py_DECREF(bytes);
+        return NULL;
+    }
+    const _Py_CODEUNIT *code = (const _Py_CODEUNIT *)PyBytes_AS_STRING(bytes);
+    int n = (int)Py_SIZE(co);
+    int oparg = 0;
+    for (int i = 0; i < n; i++) {
+        int op = _Py_OPCODE(code[i]);
+        oparg = (oparg << 8) | _Py_OPARG(code[i]);
+        if (op == EXTENDED_ARG) {
+            continue;
+        }
+        if (jump_kind(op) == 2) {
+            int left = i + 1 + _PyOpcode_Caches[op];
+            int right = jump_target(op, i, oparg);
+            if (is_loop_test(code, n, op, i, right)) {
+                int jump = right;
+                right = left;
+                left = jump;
+            }
+            PyObject *branch = Py_BuildValue("(iii)", i * (int)sizeof(_Py_CODEUNIT),
+                                             left * (int)sizeof(_Py_CODEUNIT),
+                                             right * (int)sizeof(_Py_CODEUNIT));
+            if (branch == NULL || PyList_Append(list, branch) < 0) {
+                Py_XDECREF(branch);
+                Py_DECREF(list);
+                Py_DECREF(bytes);
+                return NULL;
+            }
+            Py_DECREF(branch);
+        }
+        oparg = 0;
+        i += _PyOpcode_Caches[op];
+    }
+    Py_DECREF(bytes);
+    PyObject *iter = PyObject_GetIter(list);
+    Py_DECREF(list);
+    return iter;
 }
 
 
@@ -1179,16 +1478,6 @@ check_event_set(int event_set, int allowed, const char *what)
         return -1;
     }
     event_set &= ~_PY_MONITORING_C_EVENT_SET;
-    if (event_set & _PY_MONITORING_UNSUPPORTED_EVENT_SET) {
-        int event = 0;
-        while (!((event_set & _PY_MONITORING_UNSUPPORTED_EVENT_SET) >> event & 1)) {
-            event++;
-        }
-        PyErr_Format(PyExc_ValueError,
-                     "the %s event is not supported by this build of Python yet",
-                     event_names[event]);
-        return -1;
-    }
     return event_set;
 }
 
@@ -1229,6 +1518,9 @@ clear_disabled(PyInterpreterState *interp, uint8_t tools)
             for (Py_ssize_t i = 0; i < n; i++) {
                 data->lines[i].line_disabled &= (uint8_t)~tools;
                 data->lines[i].instr_disabled &= (uint8_t)~tools;
+                data->lines[i].left_disabled &= (uint8_t)~tools;
+                data->lines[i].right_disabled &= (uint8_t)~tools;
+                data->lines[i].branch_disabled &= (uint8_t)~tools;
             }
         }
         if (data->disabled == NULL) {

@@ -42,10 +42,6 @@ extern "C" {
 /* Events delivered only at a location instrumented for CALL. */
 #define _PY_MONITORING_C_EVENT_SET \
     ((1 << PY_MONITORING_EVENT_C_RETURN) | (1 << PY_MONITORING_EVENT_C_RAISE))
-/* Events this build defines but cannot deliver yet: setting them raises ValueError. */
-#define _PY_MONITORING_UNSUPPORTED_EVENT_SET \
-    ((1 << PY_MONITORING_EVENT_JUMP) | (1 << PY_MONITORING_EVENT_BRANCH_LEFT) | \
-     (1 << PY_MONITORING_EVENT_BRANCH_RIGHT) | (1 << PY_MONITORING_EVENT_BRANCH))
 
 /* For each event, the set of tools (bit i: tool i) that want it. */
 typedef struct {
@@ -99,6 +95,15 @@ extern int _Py_call_instrumentation_line(PyThreadState *tstate,
     struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, _Py_CODEUNIT *prev);
 extern int _Py_call_instrumentation_instruction(PyThreadState *tstate,
     struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr);
+
+/* JUMP (taken == -1), or BRANCH_LEFT (taken == 0: not taken, the next
+   instruction) or BRANCH_RIGHT (taken == 1) with the deprecated BRANCH, from
+   the jump at `src` to `dest`.  Returns 0, or -1 with an exception set. */
+extern int _Py_call_instrumentation_jump(PyThreadState *tstate,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *src, _Py_CODEUNIT *dest, int taken);
+
+/* code.co_branches(): an iterator of (src, left, right) offsets. */
+extern PyObject *_PyMonitoring_CodeBranches(PyCodeObject *co);
 
 /* The deoptimized opcode of the instruction at `index`, looking through
    INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION to what they hide. */
