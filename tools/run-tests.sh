@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The fork's test command (`make test`): run from the project root after the fork is built.
 #
-#   tools/run-tests.sh VARIANT [fork] [regrtest] [roundtrip]     (default: all three)
+#   tools/run-tests.sh VARIANT [fork] [coverage] [regrtest] [roundtrip]     (default: all four)
 #
 #   fork       the fork's own tests under tests/ (identity, ABI, ...), run by the fork's interpreter
 #   regrtest   CPython's full regression suite in the assembled build (-j$(nproc), failures re-run
 #              once), minus tests/regrtest-exclusions.txt; a failure that stock 3.11.2 built the same
 #              way shows too is reported as such (STOCK_CHECK=0 skips that check)
+#   coverage   coverage.py 7.6 (Debian trixie's, downloaded into build/coverage) on a sample
+#              project: COVERAGE_CORE=sysmon agrees with COVERAGE_CORE=pytrace (tests/coverage)
 #   roundtrip  assemble -> change -> export -> re-assemble gives the same tree
 #
 # Logs go to build/test/.  The last line is "tests: N passed, N failed, N skipped".
@@ -15,7 +17,7 @@ set -uo pipefail
 variant=${1:-default}
 shift || true
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(fork regrtest roundtrip)
+[ ${#parts[@]} -eq 0 ] && parts=(fork coverage regrtest roundtrip)
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -64,6 +66,14 @@ run_fork() {
     grep -E '(\.\.\. |^Ran |^OK|^FAILED)' "$out/fork.log" | grep -v '\.\.\. ok$' || true
     [ $st -ne 0 ] && tail -n 60 "$out/fork.log"
     tally fork "$(unittest_line "$out/fork.log")" $st
+}
+
+run_coverage() {
+    echo "== coverage.py on sys.monitoring (tests/coverage)"
+    tests/coverage/run.sh "$python" > "$out/coverage.log" 2>&1
+    local st=$?
+    cat "$out/coverage.log"
+    tally coverage "$(tail -n1 "$out/coverage.log")" $st
 }
 
 run_roundtrip() {
@@ -151,6 +161,7 @@ EOF
 for part in "${parts[@]}"; do
     case $part in
         fork) run_fork ;;
+        coverage) run_coverage ;;
         regrtest) run_regrtest ;;
         roundtrip) run_roundtrip ;;
         *) echo "run-tests: unknown part $part" >&2; exit 2 ;;
