@@ -26,8 +26,11 @@
    without a callback costs nothing; register_callback() bumps the version.
 
    Events about exceptions (RAISE, RERAISE, EXCEPTION_HANDLED, PY_UNWIND,
-   PY_THROW) can only be set globally; the eval loop's error paths test the
-   global event set directly, which costs nothing on the normal path.
+   PY_THROW) are not tied to an instruction: the eval loop's error paths test
+   the global event set and the union of the local ones (local_exc) directly,
+   which costs nothing on the normal path.  As in CPython 3.15 they may be set
+   locally, and DISABLE switches one off for that tool in that whole code
+   object (exc_disabled); set only globally, they refuse DISABLE.
 
    Instrumentation is lazy.  Every change of tool state bumps
    interp->monitoring.version; a code object records the version its bytecode
@@ -208,6 +211,8 @@ struct _PyCoMonitoringData {
                                            this location, or NULL */
     Py_ssize_t instrumented;            /* instrumented instructions */
     _PyCoLineEntry *lines;              /* LINE/INSTRUCTION side table, or NULL */
+    _Py_Monitors exc_disabled;          /* tools that DISABLEd an exception
+                                           event (set locally) in this code */
 };
 
 static _PyCoMonitoringData *
@@ -867,7 +872,11 @@ tools_for_event(PyInterpreterState *interp, PyCodeObject *co, int event, int ind
         data = get_data(co);
         if (data != NULL) {
             tools |= data->local.tools[event];
-            if (data->disabled != NULL) {
+            if ((_PY_MONITORING_EXC_EVENT_SET >> event) & 1) {
+                /* 3.15: DISABLEd for the whole code object */
+                tools &= ~data->exc_disabled.tools[event];
+            }
+            else if (data->disabled != NULL) {
                 tools &= ~data->disabled[index];
             }
         }
@@ -949,7 +958,12 @@ call_instrumentation_vector(PyThreadState *tstate, int event,
         }
         Py_DECREF(res);
         if (res == &_PyInstrumentation_DISABLE) {
-            if (!is_local_event(event)) {
+            int exc_event = (_PY_MONITORING_EXC_EVENT_SET >> event) & 1;
+            _PyCoMonitoringData *data = get_data(co);
+            /* An exception event can be disabled where the tool set it
+               locally (3.15); set only globally, it cannot. */
+            if (!is_local_event(event) ||
+                (exc_event && (data == NULL || !((data->local.tools[event] >> tool) & 1)))) {
                 /* A tool that does this is broken: stop calling it. */
                 Py_CLEAR(interp->monitoring.callables[tool][event]);
                 PyErr_Format(PyExc_ValueError,
@@ -959,7 +973,10 @@ call_instrumentation_vector(PyThreadState *tstate, int event,
                 err = -1;
                 break;
             }
-            if (disable_location(interp, co, index, tool) < 0) {
+            if (exc_event) {
+                data->exc_disabled.tools[event] |= (uint8_t)(1 << tool);
+            }
+            else if (disable_location(interp, co, index, tool) < 0) {
                 err = -1;
                 break;
             }
@@ -1514,6 +1531,9 @@ clear_disabled(PyInterpreterState *interp, uint8_t tools)
          data != NULL; data = data->next)
     {
         Py_ssize_t n = Py_SIZE(data->code);
+        for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+            data->exc_disabled.tools[e] &= (uint8_t)~tools;
+        }
         if (data->lines != NULL) {
             for (Py_ssize_t i = 0; i < n; i++) {
                 data->lines[i].line_disabled &= (uint8_t)~tools;
@@ -1532,6 +1552,24 @@ clear_disabled(PyInterpreterState *interp, uint8_t tools)
     }
 }
 
+/* Recompute interp->monitoring.local_exc, which the eval loop's error paths
+   test (_Py_MONITORING_WANTS), after a change of local event sets. */
+static void
+update_local_exc(PyInterpreterState *interp)
+{
+    _Py_Monitors *u = &interp->monitoring.local_exc;
+    memset(u, 0, sizeof(*u));
+    for (_PyCoMonitoringData *data = interp->monitoring.instrumented_code;
+         data != NULL; data = data->next)
+    {
+        for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+            if ((_PY_MONITORING_EXC_EVENT_SET >> e) & 1) {
+                u->tools[e] |= data->local.tools[e];
+            }
+        }
+    }
+}
+
 /* Unregister tool_id's events and callbacks; nothing to do if it is unused. */
 static int
 clear_tool(PyInterpreterState *interp, int tool_id)
@@ -1545,6 +1583,7 @@ clear_tool(PyInterpreterState *interp, int tool_id)
     {
         set_tool_events(&data->local, tool_id, 0);
     }
+    update_local_exc(interp);
     clear_disabled(interp, (uint8_t)(1 << tool_id));
     for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
         Py_CLEAR(interp->monitoring.callables[tool_id][e]);
@@ -1563,6 +1602,7 @@ _PyMonitoring_Fini(PyInterpreterState *interp)
         Py_CLEAR(m->tool_names[tool]);
     }
     memset(&m->events, 0, sizeof(m->events));
+    memset(&m->local_exc, 0, sizeof(m->local_exc));
     /* Code objects can outlive the interpreter's tools (static code objects
        outlive the interpreter): leave them uninstrumented, without data. */
     while (m->instrumented_code != NULL) {
@@ -1868,6 +1908,7 @@ monitoring_set_local_events_impl(PyObject *module, int tool_id,
     }
     if (get_tool_events(&data->local, tool_id) != event_set) {
         set_tool_events(&data->local, tool_id, event_set);
+        update_local_exc(interp);
         /* Only this code object changed: no need to touch the others. */
         if (force_instrument(co, interp) < 0) {
             return NULL;

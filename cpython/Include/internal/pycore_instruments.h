@@ -36,9 +36,16 @@ extern "C" {
 
 #define _PY_MONITORING_EVENTS 19
 
-/* Events that may be set per code object and may return DISABLE. */
+/* Events that may be set per code object and may return DISABLE there (the
+exception events since CPython 3.15: DISABLE switches them off for the whole
+code object). */
 #define _PY_MONITORING_LOCAL_EVENT_SET \
-    (((1 << (PY_MONITORING_EVENT_STOP_ITERATION + 1)) - 1) | (1 << PY_MONITORING_EVENT_BRANCH))
+    (((1 << (PY_MONITORING_EVENT_RERAISE + 1)) - 1) | (1 << PY_MONITORING_EVENT_BRANCH))
+/* The exception events: not tied to an instruction of the code object. */
+#define _PY_MONITORING_EXC_EVENT_SET \
+    ((1 << PY_MONITORING_EVENT_RAISE) | (1 << PY_MONITORING_EVENT_EXCEPTION_HANDLED) | \
+     (1 << PY_MONITORING_EVENT_PY_UNWIND) | (1 << PY_MONITORING_EVENT_PY_THROW) | \
+     (1 << PY_MONITORING_EVENT_RERAISE))
 /* Events delivered only at a location instrumented for CALL. */
 #define _PY_MONITORING_C_EVENT_SET \
     ((1 << PY_MONITORING_EVENT_C_RETURN) | (1 << PY_MONITORING_EVENT_C_RAISE))
@@ -61,6 +68,9 @@ struct _Py_monitoring_state {
     /* Every code object holding monitoring data (local events, DISABLEd
        locations, instrumented bytecode), so that changes can reach them. */
     _PyCoMonitoringData *instrumented_code;
+    /* The exception events some code object has switched on locally: the
+       union of their local sets (only these events are kept up to date). */
+    _Py_Monitors local_exc;
 };
 
 /* Bring a code object's bytecode up to date with the interpreter's tool
@@ -112,9 +122,11 @@ extern int _PyMonitoring_BaseOpcode(PyCodeObject *co, int index);
    INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION hide (before deoptimizing). */
 extern void _PyMonitoring_RevealOriginal(PyCodeObject *co, _Py_CODEUNIT *copy);
 
-/* Is any tool interested in this global-only event? (cheap, for error paths) */
+/* Is any tool interested in this exception event, globally or in some code
+   object? (cheap, for error paths; tools_for_event() decides per code) */
 #define _Py_MONITORING_WANTS(interp, event) \
-    ((interp)->monitoring.events.tools[(event)] != 0)
+    (((interp)->monitoring.events.tools[(event)] | \
+      (interp)->monitoring.local_exc.tools[(event)]) != 0)
 
 extern PyObject _PyInstrumentation_MISSING;
 extern PyObject _PyInstrumentation_DISABLE;
