@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fork's test command (`make test`): run from the project root after the fork is built.
 #
-#   tools/run-tests.sh VARIANT [fork] [capi] [regrtest] [roundtrip]     (default: all four)
+#   tools/run-tests.sh VARIANT [fork] [capi] [coverage] [regrtest] [roundtrip]     (default: all five)
 #
 #   fork       the fork's own tests under tests/ (identity, ABI, ...), run by the fork's interpreter
 #   capi       the C API out of tree (tests/capi-ext, tests/embed) against an installed fork: builds
@@ -10,6 +10,8 @@
 #   regrtest   CPython's full regression suite in the assembled build (-j$(nproc), failures re-run
 #              once), minus tests/regrtest-exclusions.txt; a failure that stock 3.11.2 built the same
 #              way shows too is reported as such (STOCK_CHECK=0 skips that check)
+#   coverage   coverage.py 7.6 (Debian trixie's, downloaded into build/coverage) on a sample
+#              project: COVERAGE_CORE=sysmon agrees with COVERAGE_CORE=pytrace (tests/coverage)
 #   roundtrip  assemble -> change -> export -> re-assemble gives the same tree
 #
 # Logs go to build/test/.  The last line is "tests: N passed, N failed, N skipped".
@@ -18,7 +20,7 @@ set -uo pipefail
 variant=${1:-default}
 shift || true
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(fork capi regrtest roundtrip)
+[ ${#parts[@]} -eq 0 ] && parts=(fork capi coverage regrtest roundtrip)
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -87,6 +89,14 @@ run_capi() {
     st=$?
     cat "$out/capi.log"
     tally capi "$(tail -n1 "$out/capi.log")" $st
+}
+
+run_coverage() {
+    echo "== coverage.py on sys.monitoring (tests/coverage)"
+    tests/coverage/run.sh "$python" > "$out/coverage.log" 2>&1
+    local st=$?
+    cat "$out/coverage.log"
+    tally coverage "$(tail -n1 "$out/coverage.log")" $st
 }
 
 run_roundtrip() {
@@ -175,6 +185,7 @@ for part in "${parts[@]}"; do
     case $part in
         fork) run_fork ;;
         capi) run_capi ;;
+        coverage) run_coverage ;;
         regrtest) run_regrtest ;;
         roundtrip) run_roundtrip ;;
         *) echo "run-tests: unknown part $part" >&2; exit 2 ;;

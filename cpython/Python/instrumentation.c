@@ -16,9 +16,21 @@
    (unspecialized) implementation.  Everywhere else the bytecode stays
    quickened and specialized, so code no tool looks at runs at full speed.
 
+   LINE and INSTRUCTION can happen at any instruction: INSTRUMENTED_LINE and
+   INSTRUMENTED_INSTRUCTION are layers written over whatever is there, with a
+   per-code side table holding what they hide (see "LINE and INSTRUCTION"
+   below).
+
+   Only tools that have registered a callback for an event count as wanting
+   it when code is instrumented (wanted_events()), so an event switched on
+   without a callback costs nothing; register_callback() bumps the version.
+
    Events about exceptions (RAISE, RERAISE, EXCEPTION_HANDLED, PY_UNWIND,
-   PY_THROW) can only be set globally; the eval loop's error paths test the
-   global event set directly, which costs nothing on the normal path.
+   PY_THROW) are not tied to an instruction: the eval loop's error paths test
+   the global event set and the union of the local ones (local_exc) directly,
+   which costs nothing on the normal path.  As in CPython 3.15 they may be set
+   locally, and DISABLE switches one off for that tool in that whole code
+   object (exc_disabled); set only globally, they refuse DISABLE.
 
    Instrumentation is lazy.  Every change of tool state gives the interpreter
    a new version number (interp->monitoring.version); a code object records
@@ -223,6 +235,24 @@ instruction_event(int base_opcode, int oparg)
 
 /* Per-code-object data ----------------------------------------------------*/
 
+/* The side table for LINE, INSTRUCTION, JUMP and the branch events: one entry
+   per code unit, allocated while some tool wants one of these events in the
+   code object (or has DISABLEd one of them there), freed otherwise. */
+typedef struct {
+    int line;                   /* the code unit's line number, -1 if none */
+    uint8_t line_start;         /* LINE may fire here (create_line_table()) */
+    uint8_t line_original;      /* the opcode INSTRUMENTED_LINE hides */
+    uint8_t instr_original;     /* the opcode INSTRUMENTED_INSTRUCTION hides */
+    uint8_t line_disabled;      /* tools that DISABLEd LINE for this line */
+    uint8_t instr_disabled;     /* tools that DISABLEd INSTRUCTION here */
+    uint8_t branch_original;    /* the jump INSTRUMENTED_BRANCH stands for */
+    uint8_t left_disabled;      /* tools that DISABLEd JUMP or BRANCH_LEFT here */
+    uint8_t right_disabled;     /* tools that DISABLEd BRANCH_RIGHT here */
+    uint8_t branch_disabled;    /* tools that DISABLEd BRANCH here */
+    uint8_t loop_test;          /* taking this jump is BRANCH_LEFT (is_loop_test()) */
+} _PyCoLineEntry;
+
+
 /* A code object has data for each interpreter that monitors it: code objects
    of the deep-frozen stdlib are shared by all interpreters of the process, and
    each interpreter has its own tools, local events and DISABLEd locations.
@@ -238,6 +268,9 @@ struct _PyCoMonitoringData {
     uint8_t *disabled;                  /* per code unit: tools that DISABLEd
                                            this location, or NULL */
     Py_ssize_t instrumented;            /* instrumented instructions */
+    _PyCoLineEntry *lines;              /* LINE/INSTRUCTION side table, or NULL */
+    _Py_Monitors exc_disabled;          /* tools that DISABLEd an exception
+                                           event (set locally) in this code */
 };
 
 /* interp's data for co, or NULL */
@@ -263,8 +296,14 @@ get_or_create_data(PyCodeObject *co, PyInterpreterState *interp)
         PyErr_NoMemory();
         return NULL;
     }
-    data->other = _PyCode_GetMonitoringData(co);
-    if (_PyCode_SetMonitoringData(co, data) < 0) {
+    _PyCoMonitoringData *head = _PyCode_GetMonitoringData(co);
+    if (head != NULL) {
+        /* Second in the list: the first one's interpreter owns what is
+           instrumented in the bytecode (see layer_data()). */
+        data->other = head->other;
+        head->other = data;
+    }
+    else if (_PyCode_SetMonitoringData(co, data) < 0) {
         PyMem_Free(data);
         return NULL;
     }
@@ -303,6 +342,7 @@ free_data(_PyCoMonitoringData *data)
         data->next->prev = data->prev;
     }
     PyMem_Free(data->disabled);
+    PyMem_Free(data->lines);
     PyMem_Free(data);
 }
 
@@ -319,7 +359,42 @@ _PyMonitoring_CodeDealloc(PyCodeObject *co)
 
 /* Rewriting bytecode -------------------------------------------------------*/
 
-/* Events wanted in `co` by any tool: the global sets plus co's local ones. */
+/* The bytecode of a code object shared by several interpreters (the frozen
+   standard library's) can be instrumented for one of them at a time: the one
+   whose data comes first in co's list.  Its side table describes the layers
+   in the bytecode (INSTRUMENTED_LINE and friends hide the opcode below
+   them), so that is the table to look through, whichever interpreter runs
+   the code.  The other interpreters' stamps do not match co's, so each
+   instruments co for itself at its next RESUME there (instrument_for()). */
+static inline _PyCoMonitoringData *
+layer_data(PyCodeObject *co)
+{
+    return _PyCode_GetMonitoringData(co);
+}
+
+/* The tools that have a callback for `event`.  CALL locations also deliver
+   C_RETURN and C_RAISE, so a callback for either counts for CALL. */
+static uint8_t
+tools_with_callback(PyInterpreterState *interp, int event)
+{
+    uint8_t tools = 0;
+    for (int tool = 0; tool < PY_MONITORING_TOOL_IDS; tool++) {
+        PyObject **callables = interp->monitoring.callables[tool];
+        if (callables[event] != NULL ||
+            (event == PY_MONITORING_EVENT_CALL &&
+             (callables[PY_MONITORING_EVENT_C_RETURN] != NULL ||
+              callables[PY_MONITORING_EVENT_C_RAISE] != NULL)))
+        {
+            tools |= (uint8_t)(1 << tool);
+        }
+    }
+    return tools;
+}
+
+/* Events wanted in `co` by any tool: the global sets plus co's local ones,
+   counting only tools that registered a callback for the event (an event
+   nobody receives must not cost anything; register_callback() brings the
+   instrumentation up to date). */
 static void
 wanted_events(PyInterpreterState *interp, _PyCoMonitoringData *data, _Py_Monitors *out)
 {
@@ -327,6 +402,9 @@ wanted_events(PyInterpreterState *interp, _PyCoMonitoringData *data, _Py_Monitor
         out->tools[e] = interp->monitoring.events.tools[e];
         if (data != NULL) {
             out->tools[e] |= data->local.tools[e];
+        }
+        if (out->tools[e]) {
+            out->tools[e] &= tools_with_callback(interp, e);
         }
     }
 }
@@ -374,6 +452,339 @@ ensure_quickened(PyCodeObject *co)
     }
 }
 
+/* LINE and INSTRUCTION are layers over the instruction-level instrumentation:
+   INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION can be written over any
+   instruction (instrumented or not, EXTENDED_ARG included, RESUME and what
+   precedes it excepted); the side table (_PyCoLineEntry) remembers what each
+   hides.  At one location the order is INSTRUMENTED_LINE, which hides
+   INSTRUMENTED_INSTRUCTION if INSTRUCTION is wanted there too, which hides
+   the instruction's own instrumented opcode or its generic (unspecialized)
+   form: specialization rewrites the executing instruction, so nothing under a
+   layer may be adaptive or specialized.  Both layers keep the oparg, so an
+   extended oparg flows through them, and the hidden instruction keeps its
+   inline cache entries.
+
+   LINE fires where CPython 3.12+ fires it: at a "line start", before an
+   instruction whose line differs from the line of the instruction the frame
+   executed before it, or whenever that was RESUME.  Line starts, the only
+   places that can satisfy the rule and the only ones that get
+   INSTRUMENTED_LINE, are the instructions with a line whose predecessor in
+   the bytecode has another line (or none), jump and exception handler
+   targets, and the first instruction after the RESUME that starts the frame
+   (so a function written on its def line reports that line; upstream 3.13
+   does not, gh-155992).  The instruction executed before is frame->prev_instr on
+   entry to INSTRUMENTED_LINE (ceval.c), so a backward jump that stays on one
+   line does not fire again.  DISABLE switches LINE off for that tool on that
+   whole line of the code object, so a loop whose body shares its header's
+   line stops costing anything once its line is disabled.
+
+   Some specialized instructions execute the instruction after them without
+   dispatching it (the LOAD_FAST/STORE_FAST/LOAD_CONST superinstructions,
+   COMPARE_OP_*_JUMP, BINARY_OP_INPLACE_ADD_UNICODE, the PRECALL forms that
+   skip CALL).  Where the next instruction is layered they go back to their
+   quickened form; their specializers check what follows, except PRECALL's,
+   so the PRECALL of a layered CALL is the generic PRECALL. */
+
+static inline int
+under_layers(const _PyCoLineEntry *lines, const _Py_CODEUNIT *instrs, int i)
+{
+    int op = _Py_OPCODE(instrs[i]);
+    if (op == INSTRUMENTED_LINE) {
+        op = lines[i].line_original;
+    }
+    if (op == INSTRUMENTED_INSTRUCTION) {
+        op = lines[i].instr_original;
+    }
+    return op;
+}
+
+/* The deoptimized opcode at i, looking through every layer. */
+static inline int
+hidden_base(const _PyCoLineEntry *lines, const _Py_CODEUNIT *instrs, int i)
+{
+    int op = lines != NULL ? under_layers(lines, instrs, i) : _Py_OPCODE(instrs[i]);
+    if (op == INSTRUMENTED_BRANCH) {
+        op = lines[i].branch_original;
+    }
+    return _PyOpcode_Deopt[op];
+}
+
+/* The target of a jump instruction at i, or -1. */
+static int
+jump_target(int base, int i, int oparg)
+{
+    int next = i + 1 + _PyOpcode_Caches[base];
+    switch (base) {
+        case JUMP_FORWARD:
+        case JUMP_IF_FALSE_OR_POP:
+        case JUMP_IF_TRUE_OR_POP:
+        case POP_JUMP_FORWARD_IF_FALSE:
+        case POP_JUMP_FORWARD_IF_TRUE:
+        case POP_JUMP_FORWARD_IF_NONE:
+        case POP_JUMP_FORWARD_IF_NOT_NONE:
+        case FOR_ITER:
+        case SEND:
+            return next + oparg;
+        case JUMP_BACKWARD:
+        case JUMP_BACKWARD_NO_INTERRUPT:
+        case POP_JUMP_BACKWARD_IF_FALSE:
+        case POP_JUMP_BACKWARD_IF_TRUE:
+        case POP_JUMP_BACKWARD_IF_NONE:
+        case POP_JUMP_BACKWARD_IF_NOT_NONE:
+            return next - oparg;
+        default:
+            return -1;
+    }
+}
+
+/* The full oparg of the instruction at j, EXTENDED_ARG prefixes included, in
+   deoptimized (or instrumented) bytecode. */
+static int
+full_oparg(const _Py_CODEUNIT *code, int j)
+{
+    int oparg = _Py_OPARG(code[j]);
+    int shift = 8;
+    for (int k = j - 1; k >= 0 && _PyOpcode_Deopt[_Py_OPCODE(code[k])] == EXTENDED_ARG; k--) {
+        oparg |= _Py_OPARG(code[k]) << shift;
+        shift += 8;
+    }
+    return oparg;
+}
+
+/* 3.11 compiles the test of a while loop twice: at the top, jumping forward
+   out of the loop, and again at the bottom, jumping back into the body
+   (POP_JUMP_BACKWARD_IF_*).  3.14 tests once, at the top, where going on into
+   the body is BRANCH_LEFT; so at the bottom test, taking the jump (into the
+   body) is BRANCH_LEFT and falling through (out of the loop) BRANCH_RIGHT.
+   The bottom test is recognised by its shape: its target, the start of the
+   body, follows a forward conditional jump that leaves the loop exactly where
+   the bottom test falls through to.  Other backward conditional jumps (an
+   "if" at the end of a loop body, threaded to the loop's header) keep the
+   usual meaning: taking the jump skips the body of the "if". */
+static int
+is_loop_test(const _Py_CODEUNIT *code, int n, int base, int i, int target)
+{
+    switch (base) {
+        case POP_JUMP_BACKWARD_IF_FALSE:
+        case POP_JUMP_BACKWARD_IF_TRUE:
+        case POP_JUMP_BACKWARD_IF_NONE:
+        case POP_JUMP_BACKWARD_IF_NOT_NONE:
+            break;
+        default:
+            return 0;
+    }
+    int t = target - 1;
+    if (t < 0 || t >= n) {
+        return 0;
+    }
+    switch (_PyOpcode_Deopt[_Py_OPCODE(code[t])]) {
+        case POP_JUMP_FORWARD_IF_FALSE:
+        case POP_JUMP_FORWARD_IF_TRUE:
+        case POP_JUMP_FORWARD_IF_NONE:
+        case POP_JUMP_FORWARD_IF_NOT_NONE:
+            return t + 1 + full_oparg(code, t) == i + 1;
+        default:
+            return 0;
+    }
+}
+
+static int
+read_varint(const unsigned char **p, const unsigned char *end)
+{
+    if (*p >= end) {
+        return -1;
+    }
+    int b = *(*p)++;
+    int val = b & 63;
+    while ((b & 64) && *p < end) {
+        b = *(*p)++;
+        val = (val << 6) | (b & 63);
+    }
+    return val;
+}
+
+static void
+mark_line_start(_PyCoLineEntry *lines, const _Py_CODEUNIT *instrs, int n, int first, int t)
+{
+    if (t >= first && t < n && lines[t].line >= 0 &&
+        _PyOpcode_Deopt[_Py_OPCODE(instrs[t])] != RESUME)
+    {
+        lines[t].line_start = 1;
+    }
+}
+
+/* Build co's side table.  Called while no layer is in co's bytecode. */
+static _PyCoLineEntry *
+create_line_table(PyCodeObject *co)
+{
+    int n = (int)Py_SIZE(co);
+    _PyCoLineEntry *lines = PyMem_Calloc(n > 0 ? n : 1, sizeof(_PyCoLineEntry));
+    if (lines == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        lines[i].line = -1;
+    }
+    PyCodeAddressRange range;
+    _PyCode_InitAddressRange(co, &range);
+    while (_PyLineTable_NextAddressRange(&range)) {
+        int end = range.ar_end / (int)sizeof(_Py_CODEUNIT);
+        for (int a = range.ar_start / (int)sizeof(_Py_CODEUNIT); a < end && a < n; a++) {
+            lines[a].line = range.ar_line;
+        }
+    }
+    const _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    int first = co->_co_firsttraceable;
+    int prev_line = -1, prev_start = 0, oparg = 0;
+    for (int i = first; i < n; i++) {
+        int base = _PyOpcode_Deopt[_Py_OPCODE(instrs[i])];
+        int line = lines[i].line;
+        if (base != RESUME && line >= 0 && (line != prev_line || prev_start)) {
+            lines[i].line_start = 1;
+        }
+        prev_line = line;
+        /* The first line fires when the frame starts even if it is the def
+           line (a one-line function), but not again after a resumption that
+           stays on the line (as upstream). */
+        prev_start = base == RESUME && _Py_OPARG(instrs[i]) == 0;
+        oparg = (oparg << 8) | _Py_OPARG(instrs[i]);
+        if (base == EXTENDED_ARG) {
+            continue;
+        }
+        int target = jump_target(base, i, oparg);
+        mark_line_start(lines, instrs, n, first, target);
+        lines[i].loop_test = (uint8_t)is_loop_test(instrs, n, base, i, target);
+        oparg = 0;
+        i += _PyOpcode_Caches[base];
+    }
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(co->co_exceptiontable);
+    const unsigned char *end = p + PyBytes_GET_SIZE(co->co_exceptiontable);
+    while (p < end) {
+        (void)read_varint(&p, end);             /* start */
+        (void)read_varint(&p, end);             /* size */
+        int target = read_varint(&p, end);
+        (void)read_varint(&p, end);             /* depth and lasti */
+        mark_line_start(lines, instrs, n, first, target);
+    }
+    return lines;
+}
+
+static inline uint8_t
+line_tools_at(const _PyCoLineEntry *lines, int i, const _Py_Monitors *wanted)
+{
+    if (lines == NULL || !lines[i].line_start) {
+        return 0;
+    }
+    return wanted->tools[PY_MONITORING_EVENT_LINE] & ~lines[i].line_disabled;
+}
+
+/* INSTRUCTION fires before every instruction from the first RESUME on, except
+   RESUME itself (which must stay visible to check the version stamp). */
+static inline uint8_t
+instruction_tools_at(PyCodeObject *co, const _PyCoLineEntry *lines, int i, int base,
+                     const _Py_Monitors *wanted)
+{
+    if (lines == NULL || i < co->_co_firsttraceable || base == RESUME) {
+        return 0;
+    }
+    return wanted->tools[PY_MONITORING_EVENT_INSTRUCTION] & ~lines[i].instr_disabled;
+}
+
+/* JUMP at unconditional jumps; BRANCH_LEFT, BRANCH_RIGHT and BRANCH at
+   conditional ones (0: not a jump; 1: unconditional; 2: conditional). */
+static inline int
+jump_kind(int base)
+{
+    switch (base) {
+        case JUMP_FORWARD:
+        case JUMP_BACKWARD:
+            /* Not JUMP_BACKWARD_NO_INTERRUPT, which only closes the loop of
+               a "yield from" or "await" (as upstream). */
+            return 1;
+        case JUMP_IF_FALSE_OR_POP:
+        case JUMP_IF_TRUE_OR_POP:
+        case POP_JUMP_FORWARD_IF_FALSE:
+        case POP_JUMP_FORWARD_IF_TRUE:
+        case POP_JUMP_FORWARD_IF_NONE:
+        case POP_JUMP_FORWARD_IF_NOT_NONE:
+        case POP_JUMP_BACKWARD_IF_FALSE:
+        case POP_JUMP_BACKWARD_IF_TRUE:
+        case POP_JUMP_BACKWARD_IF_NONE:
+        case POP_JUMP_BACKWARD_IF_NOT_NONE:
+        case FOR_ITER:
+            return 2;
+        default:
+            return 0;
+    }
+}
+
+static inline uint8_t
+branch_tools_at(const _PyCoLineEntry *lines, int i, int base, const _Py_Monitors *wanted)
+{
+    if (lines == NULL) {
+        return 0;
+    }
+    switch (jump_kind(base)) {
+        case 1:
+            return wanted->tools[PY_MONITORING_EVENT_JUMP] & ~lines[i].left_disabled;
+        case 2:
+            return (wanted->tools[PY_MONITORING_EVENT_BRANCH_LEFT] & ~lines[i].left_disabled) |
+                   (wanted->tools[PY_MONITORING_EVENT_BRANCH_RIGHT] & ~lines[i].right_disabled) |
+                   (wanted->tools[PY_MONITORING_EVENT_BRANCH] & ~lines[i].branch_disabled);
+        default:
+            return 0;
+    }
+}
+
+/* Does the instruction at i run from under a layer or INSTRUMENTED_BRANCH? */
+static inline int
+layered_at(PyCodeObject *co, const _PyCoLineEntry *lines, int i, const _Py_Monitors *wanted)
+{
+    if (lines == NULL || i >= Py_SIZE(co)) {
+        return 0;
+    }
+    int base = hidden_base(lines, _PyCode_CODE(co), i);
+    return line_tools_at(lines, i, wanted) ||
+           instruction_tools_at(co, lines, i, base, wanted) ||
+           (base != FOR_ITER && branch_tools_at(lines, i, base, wanted));
+}
+
+/* The tools that want the event of the instruction at i (base opcode base). */
+static inline uint8_t
+event_tools_at(_PyCoMonitoringData *data, const _Py_Monitors *wanted,
+               const _Py_CODEUNIT *instrs, int i, int base)
+{
+    int event = instruction_event(base, _Py_OPARG(instrs[i]));
+    if (event < 0) {
+        return 0;
+    }
+    uint8_t tools = wanted->tools[event];
+    if (data->disabled != NULL) {
+        tools &= ~data->disabled[i];
+    }
+    return tools;
+}
+
+/* Specialized forms that execute the next instruction themselves. */
+static inline int
+reaches_past_itself(int opcode, int base)
+{
+    if (opcode == base) {
+        return 0;
+    }
+    switch (base) {
+        case LOAD_FAST:
+        case STORE_FAST:
+        case LOAD_CONST:
+        case COMPARE_OP:
+        case BINARY_OP:
+            return 1;
+        default:
+            return 0;
+    }
+}
+
 /* One pass over the bytecode: instrument every location where some tool
    wants the event and has not DISABLEd it, de-instrument the others. */
 static void
@@ -381,39 +792,121 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
 {
     ensure_quickened(co);
     _Py_CODEUNIT *instrs = _PyCode_CODE(co);
-    Py_ssize_t n = Py_SIZE(co);
+    int n = (int)Py_SIZE(co);
+    _PyCoLineEntry *lines = data->lines;
     Py_ssize_t count = 0;
-    int precall = -1;
+    int keep_lines = 0;
     for (int i = 0; i < n; i++) {
         int opcode = _Py_OPCODE(instrs[i]);
-        int base = _PyOpcode_Deopt[opcode];
-        int event = instruction_event(base, _Py_OPARG(instrs[i]));
-        if (base == PRECALL) {
-            precall = i;
+        int under = lines != NULL ? under_layers(lines, instrs, i) : opcode;
+        int base = hidden_base(lines, instrs, i);
+        int next = i + 1 + _PyOpcode_Caches[base];
+        /* inner: the opcode to run at i under the layers; requicken: write
+           the quickened form of base instead */
+        int inner = under;
+        int requicken = 0;
+        uint8_t branch_tools = branch_tools_at(lines, i, base, wanted);
+        if (event_tools_at(data, wanted, instrs, i, base) ||
+            (base == FOR_ITER && branch_tools)) {
+            inner = instrumented_opcode[base];
+            count++;
         }
-        if (event >= 0) {
-            uint8_t tools = wanted->tools[event];
-            if (data->disabled != NULL) {
-                tools &= ~data->disabled[i];
-            }
-            if (tools) {
-                _Py_SET_OPCODE(instrs[i], instrumented_opcode[base]);
-                count++;
-                if (base == CALL && precall >= 0) {
-                    _Py_SET_OPCODE(instrs[precall], INSTRUMENTED_PRECALL);
+        else if (branch_tools) {
+            inner = INSTRUMENTED_BRANCH;
+            lines[i].branch_original = base;
+            count++;
+            keep_lines = 1;
+        }
+        else {
+            int call = -1;
+            if (base == PRECALL) {
+                call = next;
+                while (call < n && hidden_base(lines, instrs, call) == EXTENDED_ARG) {
+                    call++;
+                }
+                if (call >= n || hidden_base(lines, instrs, call) != CALL) {
+                    call = -1;
                 }
             }
-            else if (opcode >= MIN_INSTRUMENTED_OPCODE) {
-                restore_quickened(instrs, i, base);
-                if (base == CALL && precall >= 0 &&
-                    _Py_OPCODE(instrs[precall]) == INSTRUMENTED_PRECALL) {
-                    restore_quickened(instrs, precall, PRECALL);
-                }
+            if (call >= 0 && event_tools_at(data, wanted, instrs, call, CALL)) {
+                inner = INSTRUMENTED_PRECALL;
+            }
+            else if (call >= 0 && layered_at(co, lines, call, wanted)) {
+                inner = PRECALL;        /* generic: never skips the CALL */
+            }
+            else if (under >= MIN_INSTRUMENTED_OPCODE || under != opcode ||
+                     under == PRECALL ||        /* generic, left by the case above */
+                     (reaches_past_itself(under, base) && layered_at(co, lines, next, wanted)))
+            {
+                inner = base;
+                requicken = 1;
             }
         }
-        i += _PyOpcode_Caches[base];
+        uint8_t line_tools = line_tools_at(lines, i, wanted);
+        uint8_t instr_tools = instruction_tools_at(co, lines, i, base, wanted);
+        if (line_tools || instr_tools) {
+            int generic = inner >= MIN_INSTRUMENTED_OPCODE ? inner : base;
+            if (line_tools) {
+                _Py_SET_OPCODE(instrs[i], INSTRUMENTED_LINE);
+                lines[i].line_original = instr_tools ? INSTRUMENTED_INSTRUCTION : generic;
+            }
+            else {
+                _Py_SET_OPCODE(instrs[i], INSTRUMENTED_INSTRUCTION);
+            }
+            if (instr_tools) {
+                lines[i].instr_original = generic;
+            }
+            count++;
+            keep_lines = 1;
+        }
+        else if (requicken) {
+            restore_quickened(instrs, i, base);
+        }
+        else if (inner != opcode) {
+            _Py_SET_OPCODE(instrs[i], inner);
+        }
+        if (lines != NULL && (lines[i].line_disabled | lines[i].instr_disabled |
+                              lines[i].left_disabled | lines[i].right_disabled |
+                              lines[i].branch_disabled)) {
+            keep_lines = 1;
+        }
+        i = next - 1;
     }
     data->instrumented = count;
+    if (lines != NULL && !keep_lines) {
+        /* No layer left and nothing DISABLEd: no side table either. */
+        PyMem_Free(lines);
+        data->lines = NULL;
+    }
+}
+
+/* Make data the layer owner of co: first take another interpreter's
+   instrumentation out of co's bytecode, with that interpreter's side table. */
+static void
+own_bytecode(PyCodeObject *co, _PyCoMonitoringData *data)
+{
+    _PyCoMonitoringData *head = layer_data(co);
+    if (head != data) {
+        if (head->instrumented || head->lines != NULL) {
+            _Py_Monitors none = {{0}};
+            instrument_code(co, head, &none);
+        }
+        while (head->other != data) {
+            head = head->other;
+        }
+        head->other = data->other;
+        data->other = layer_data(co);
+        /* Cannot fail: co has its co_extra block already. */
+        (void)_PyCode_SetMonitoringData(co, data);
+    }
+}
+
+/* instrument_code() for data's interpreter. */
+static void
+instrument_for(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors *wanted)
+{
+    own_bytecode(co, data);
+    instrument_code(co, data, wanted);
 }
 
 static int
@@ -422,14 +915,31 @@ force_instrument(PyCodeObject *co, PyInterpreterState *interp)
     _PyCoMonitoringData *data = get_data(co, interp);
     _Py_Monitors wanted;
     wanted_events(interp, data, &wanted);
-    if (wants_any_instruction_event(&wanted) || (data != NULL && data->instrumented)) {
+    int want_layers = (wanted.tools[PY_MONITORING_EVENT_LINE] |
+                       wanted.tools[PY_MONITORING_EVENT_INSTRUCTION] |
+                       wanted.tools[PY_MONITORING_EVENT_JUMP] |
+                       wanted.tools[PY_MONITORING_EVENT_BRANCH_LEFT] |
+                       wanted.tools[PY_MONITORING_EVENT_BRANCH_RIGHT] |
+                       wanted.tools[PY_MONITORING_EVENT_BRANCH]) != 0;
+    if (wants_any_instruction_event(&wanted) || want_layers ||
+        (data != NULL && (data->instrumented || data->lines != NULL)))
+    {
         if (data == NULL) {
             data = get_or_create_data(co, interp);
             if (data == NULL) {
                 return -1;
             }
         }
-        instrument_code(co, data, &wanted);
+        /* The side table is made from the bytecode without another
+           interpreter's layers. */
+        own_bytecode(co, data);
+        if (want_layers && data->lines == NULL) {
+            data->lines = create_line_table(co);
+            if (data->lines == NULL) {
+                return -1;
+            }
+        }
+        instrument_for(co, data, &wanted);
     }
     co->_co_instrumentation_version = interp->monitoring.version;
     return 0;
@@ -517,7 +1027,11 @@ tools_for_event(PyInterpreterState *interp, PyCodeObject *co, int event, int ind
         data = get_data(co, interp);
         if (data != NULL) {
             tools |= data->local.tools[event];
-            if (data->disabled != NULL) {
+            if ((_PY_MONITORING_EXC_EVENT_SET >> event) & 1) {
+                /* 3.15: DISABLEd for the whole code object */
+                tools &= ~data->exc_disabled.tools[event];
+            }
+            else if (data->disabled != NULL) {
                 tools &= ~data->disabled[index];
             }
         }
@@ -543,7 +1057,7 @@ disable_location(PyInterpreterState *interp, PyCodeObject *co, int index, int to
     /* De-instrument the location now if nobody wants it any more. */
     _Py_Monitors wanted;
     wanted_events(interp, data, &wanted);
-    instrument_code(co, data, &wanted);
+    instrument_for(co, data, &wanted);
     return 0;
 }
 
@@ -570,11 +1084,11 @@ call_tools(PyThreadState *tstate, int event, _PyInterpreterFrame *frame,
     args[1] = (PyObject *)co;
     args[2] = offset;
     int err = 0;
-    for (int tool = 0; tools != 0; tool++) {
+    /* Highest tool id first, as upstream calls them. */
+    for (int tool = PY_MONITORING_TOOL_IDS - 1; tool >= 0; tool--) {
         if (!(tools & (1 << tool))) {
             continue;
         }
-        tools &= ~(1 << tool);
         PyObject *callback = interp->monitoring.callables[tool][event];
         if (callback == NULL) {
             continue;
@@ -600,7 +1114,12 @@ call_tools(PyThreadState *tstate, int event, _PyInterpreterFrame *frame,
         }
         Py_DECREF(res);
         if (res == &_PyInstrumentation_DISABLE) {
-            if (!is_local_event(event)) {
+            int exc_event = (_PY_MONITORING_EXC_EVENT_SET >> event) & 1;
+            _PyCoMonitoringData *data = get_data(co, interp);
+            /* An exception event can be disabled where the tool set it
+               locally (3.15); set only globally, it cannot. */
+            if (!is_local_event(event) ||
+                (exc_event && (data == NULL || !((data->local.tools[event] >> tool) & 1)))) {
                 /* A tool that does this is broken: stop calling it. */
                 Py_CLEAR(interp->monitoring.callables[tool][event]);
                 PyErr_Format(PyExc_ValueError,
@@ -610,7 +1129,10 @@ call_tools(PyThreadState *tstate, int event, _PyInterpreterFrame *frame,
                 err = -1;
                 break;
             }
-            if (disable_location(interp, co, index, tool) < 0) {
+            if (exc_event) {
+                data->exc_disabled.tools[event] |= (uint8_t)(1 << tool);
+            }
+            else if (disable_location(interp, co, index, tool) < 0) {
                 err = -1;
                 break;
             }
@@ -786,6 +1308,351 @@ _Py_call_instrumentation_stop_iteration(PyThreadState *tstate,
 }
 
 
+/* LINE and INSTRUCTION -----------------------------------------------------*/
+
+/* A tool returned DISABLE for LINE or INSTRUCTION at index: LINE goes off for
+   that tool on the whole line of the code object, INSTRUCTION at index. */
+static int
+disable_layer(PyInterpreterState *interp, PyCodeObject *co, int event, int index, int tool)
+{
+    _PyCoMonitoringData *data = layer_data(co);
+    if (data == NULL || data->lines == NULL) {
+        return 0;
+    }
+    _PyCoLineEntry *lines = data->lines;
+    uint8_t bit = (uint8_t)(1 << tool);
+    if (event == PY_MONITORING_EVENT_LINE) {
+        int line = lines[index].line;
+        for (Py_ssize_t i = 0; i < Py_SIZE(co); i++) {
+            if (lines[i].line == line) {
+                lines[i].line_disabled |= bit;
+            }
+        }
+    }
+    else {
+        lines[index].instr_disabled |= bit;
+    }
+    _Py_Monitors wanted;
+    wanted_events(interp, data, &wanted);
+    instrument_for(co, data, &wanted);
+    return 0;
+}
+
+/* Call the tools' callbacks for LINE or INSTRUCTION: (code, arg). */
+static int
+call_layer_event(PyThreadState *tstate, PyCodeObject *co, int event, int index,
+                 uint8_t tools, PyObject *arg)
+{
+    PyInterpreterState *interp = tstate->interp;
+    PyObject *args[3] = {NULL, (PyObject *)co, arg};
+    for (int tool = PY_MONITORING_TOOL_IDS - 1; tool >= 0; tool--) {
+        if (!(tools & (1 << tool))) {
+            continue;
+        }
+        PyObject *callback = interp->monitoring.callables[tool][event];
+        if (callback == NULL) {
+            continue;
+        }
+        Py_INCREF(callback);
+        PyThreadState_EnterTracing(tstate);
+        /* A LINE callback may jump by setting frame.f_lineno, as a
+           sys.settrace function may on a 'line' event (frameobject.c). */
+        int old_what = tstate->tracing_what;
+        tstate->tracing_what = _PY_MONITORING_TRACING_WHAT(event);
+        PyObject *res = _PyObject_VectorcallTstate(
+            tstate, callback, args + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        tstate->tracing_what = old_what;
+        PyThreadState_LeaveTracing(tstate);
+        Py_DECREF(callback);
+        if (res == NULL) {
+            return -1;
+        }
+        Py_DECREF(res);
+        if (res == &_PyInstrumentation_DISABLE &&
+            disable_layer(interp, co, event, index, tool) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+_Py_call_instrumentation_line(PyThreadState *tstate, _PyInterpreterFrame *frame,
+                              _Py_CODEUNIT *instr, _Py_CODEUNIT *prev)
+{
+    PyCodeObject *co = frame->f_code;
+    _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    int i = (int)(instr - instrs);
+    _PyCoMonitoringData *data = layer_data(co);
+    assert(data != NULL && data->lines != NULL);
+    if (!tstate->tracing) {
+        _PyCoLineEntry *lines = data->lines;
+        int line = lines[i].line;
+        int fire = 1;
+        if (prev >= instrs + co->_co_firsttraceable && prev < instrs + Py_SIZE(co)) {
+            /* Same line as the instruction executed before: no event, unless
+               that was RESUME (the frame just started or resumed). */
+            int p = (int)(prev - instrs);
+            fire = lines[p].line != line ||
+                   hidden_base(lines, instrs, p) == RESUME;
+        }
+        PyInterpreterState *interp = tstate->interp;
+        uint8_t tools = (interp->monitoring.events.tools[PY_MONITORING_EVENT_LINE] |
+                         data->local.tools[PY_MONITORING_EVENT_LINE]) &
+                        ~lines[i].line_disabled;
+        if (fire && tools) {
+            PyObject *lineobj = PyLong_FromLong(line);
+            if (lineobj == NULL) {
+                return -1;
+            }
+            int err = call_layer_event(tstate, co, PY_MONITORING_EVENT_LINE, i, tools, lineobj);
+            Py_DECREF(lineobj);
+            if (err < 0) {
+                return -1;
+            }
+        }
+    }
+    /* Run what INSTRUMENTED_LINE hides now: a callback may have
+       re-instrumented this code (and freed the side table). */
+    int op = _Py_OPCODE(instrs[i]);
+    if (op == INSTRUMENTED_LINE) {
+        op = data->lines[i].line_original;
+    }
+    return op;
+}
+
+int
+_Py_call_instrumentation_instruction(PyThreadState *tstate, _PyInterpreterFrame *frame,
+                                     _Py_CODEUNIT *instr)
+{
+    PyCodeObject *co = frame->f_code;
+    _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    int i = (int)(instr - instrs);
+    _PyCoMonitoringData *data = layer_data(co);
+    assert(data != NULL && data->lines != NULL);
+    if (!tstate->tracing) {
+        PyInterpreterState *interp = tstate->interp;
+        uint8_t tools = (interp->monitoring.events.tools[PY_MONITORING_EVENT_INSTRUCTION] |
+                         data->local.tools[PY_MONITORING_EVENT_INSTRUCTION]) &
+                        ~data->lines[i].instr_disabled;
+        if (tools) {
+            PyObject *offset = PyLong_FromLong(i * (long)sizeof(_Py_CODEUNIT));
+            if (offset == NULL) {
+                return -1;
+            }
+            int err = call_layer_event(tstate, co, PY_MONITORING_EVENT_INSTRUCTION,
+                                       i, tools, offset);
+            Py_DECREF(offset);
+            if (err < 0) {
+                return -1;
+            }
+        }
+    }
+    int op = _Py_OPCODE(instrs[i]);
+    if (op == INSTRUMENTED_LINE || op == INSTRUMENTED_INSTRUCTION) {
+        op = under_layers(data->lines, instrs, i);
+    }
+    return op;
+}
+
+int
+_PyMonitoring_BaseOpcode(PyCodeObject *co, int index)
+{
+    int op = _Py_OPCODE(_PyCode_CODE(co)[index]);
+    if (op == INSTRUMENTED_LINE || op == INSTRUMENTED_INSTRUCTION ||
+        op == INSTRUMENTED_BRANCH) {
+        return hidden_base(layer_data(co)->lines, _PyCode_CODE(co), index);
+    }
+    return _PyOpcode_Deopt[op];
+}
+
+void
+_PyMonitoring_RevealOriginal(PyCodeObject *co, _Py_CODEUNIT *copy)
+{
+    _PyCoMonitoringData *data = layer_data(co);
+    if (data == NULL || data->lines == NULL) {
+        return;
+    }
+    for (Py_ssize_t i = 0; i < Py_SIZE(co); i++) {
+        int op = _Py_OPCODE(copy[i]);
+        if (op == INSTRUMENTED_LINE || op == INSTRUMENTED_INSTRUCTION ||
+            op == INSTRUMENTED_BRANCH) {
+            op = hidden_base(data->lines, copy, (int)i);
+            _Py_SET_OPCODE(copy[i], op);
+        }
+        i += _PyOpcode_Caches[_PyOpcode_Deopt[op]];
+    }
+}
+
+
+/* JUMP and branches ---------------------------------------------------------
+
+   JUMP_FORWARD and JUMP_BACKWARD report JUMP (JUMP_BACKWARD_NO_INTERRUPT, the
+   loop of a "yield from" or "await", does not, as upstream); the
+   conditional jumps (POP_JUMP_*, JUMP_IF_*_OR_POP) and FOR_ITER report
+   BRANCH_LEFT when they go on to the next instruction (FOR_ITER: the loop
+   goes on) and BRANCH_RIGHT when they jump (FOR_ITER: the iterator is
+   exhausted), as CPython 3.14 does, and the deprecated BRANCH either way.
+   The bottom test of a while loop is the exception (is_loop_test()): its
+   jump goes on with the loop, so it is BRANCH_LEFT, and co_branches() lists
+   its destinations the same way round.
+   FOR_ITER is INSTRUMENTED_FOR_ITER, the other jumps INSTRUMENTED_BRANCH
+   (ceval.c), which evaluates the condition itself.  Each direction has its
+   own DISABLE mask. */
+
+static int
+call_jump_event(PyThreadState *tstate, PyCodeObject *co, int event, int index,
+                uint8_t tools, PyObject *src, PyObject *dest)
+{
+    PyInterpreterState *interp = tstate->interp;
+    PyObject *args[4] = {NULL, (PyObject *)co, src, dest};
+    int disabled = 0;
+    int err = 0;
+    for (int tool = PY_MONITORING_TOOL_IDS - 1; tool >= 0; tool--) {
+        if (!(tools & (1 << tool))) {
+            continue;
+        }
+        PyObject *callback = interp->monitoring.callables[tool][event];
+        if (callback == NULL) {
+            continue;
+        }
+        Py_INCREF(callback);
+        PyThreadState_EnterTracing(tstate);
+        PyObject *res = _PyObject_VectorcallTstate(
+            tstate, callback, args + 1, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        PyThreadState_LeaveTracing(tstate);
+        Py_DECREF(callback);
+        if (res == NULL) {
+            err = -1;
+            break;
+        }
+        Py_DECREF(res);
+        if (res == &_PyInstrumentation_DISABLE) {
+            _PyCoLineEntry *entry = &layer_data(co)->lines[index];
+            uint8_t bit = (uint8_t)(1 << tool);
+            switch (event) {
+                case PY_MONITORING_EVENT_BRANCH_RIGHT:
+                    entry->right_disabled |= bit;
+                    break;
+                case PY_MONITORING_EVENT_BRANCH:
+                    entry->branch_disabled |= bit;
+                    break;
+                default:
+                    entry->left_disabled |= bit;
+            }
+            disabled = 1;
+        }
+    }
+    if (disabled) {
+        _PyCoMonitoringData *data = layer_data(co);
+        _Py_Monitors wanted;
+        wanted_events(interp, data, &wanted);
+        instrument_for(co, data, &wanted);
+    }
+    return err;
+}
+
+int
+_Py_call_instrumentation_jump(PyThreadState *tstate, _PyInterpreterFrame *frame,
+                              _Py_CODEUNIT *src, _Py_CODEUNIT *dest, int taken)
+{
+    if (tstate->tracing) {
+        return 0;
+    }
+    PyCodeObject *co = frame->f_code;
+    _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    int i = (int)(src - instrs);
+    _PyCoMonitoringData *data = layer_data(co);
+    if (data == NULL || data->lines == NULL) {
+        return 0;
+    }
+    _PyCoLineEntry *entry = &data->lines[i];
+    PyInterpreterState *interp = tstate->interp;
+    if (taken >= 0 && entry->loop_test) {
+        taken = !taken;
+    }
+    int event = taken < 0 ? PY_MONITORING_EVENT_JUMP
+                          : taken ? PY_MONITORING_EVENT_BRANCH_RIGHT
+                                  : PY_MONITORING_EVENT_BRANCH_LEFT;
+    uint8_t mask = event == PY_MONITORING_EVENT_BRANCH_RIGHT ? entry->right_disabled
+                                                             : entry->left_disabled;
+    uint8_t tools = (interp->monitoring.events.tools[event] | data->local.tools[event]) & ~mask;
+    uint8_t old_tools = 0;
+    if (taken >= 0) {
+        old_tools = (interp->monitoring.events.tools[PY_MONITORING_EVENT_BRANCH] |
+                     data->local.tools[PY_MONITORING_EVENT_BRANCH]) & ~entry->branch_disabled;
+    }
+    if ((tools | old_tools) == 0) {
+        return 0;
+    }
+    PyObject *srcobj = PyLong_FromLong(i * (long)sizeof(_Py_CODEUNIT));
+    PyObject *destobj = PyLong_FromLong((long)(dest - instrs) * (long)sizeof(_Py_CODEUNIT));
+    int err = -1;
+    if (srcobj != NULL && destobj != NULL) {
+        err = 0;
+        if (tools) {
+            err = call_jump_event(tstate, co, event, i, tools, srcobj, destobj);
+        }
+        if (err == 0 && old_tools) {
+            err = call_jump_event(tstate, co, PY_MONITORING_EVENT_BRANCH, i, old_tools,
+                                  srcobj, destobj);
+        }
+    }
+    Py_XDECREF(srcobj);
+    Py_XDECREF(destobj);
+    return err;
+}
+
+PyObject *
+_PyMonitoring_CodeBranches(PyCodeObject *co)
+{
+    PyObject *bytes = _PyCode_GetCode(co);
+    if (bytes == NULL) {
+        return NULL;
+    }
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        Py_DECREF(bytes);
+        return NULL;
+    }
+    const _Py_CODEUNIT *code = (const _Py_CODEUNIT *)PyBytes_AS_STRING(bytes);
+    int n = (int)Py_SIZE(co);
+    int oparg = 0;
+    for (int i = 0; i < n; i++) {
+        int op = _Py_OPCODE(code[i]);
+        oparg = (oparg << 8) | _Py_OPARG(code[i]);
+        if (op == EXTENDED_ARG) {
+            continue;
+        }
+        if (jump_kind(op) == 2) {
+            int left = i + 1 + _PyOpcode_Caches[op];
+            int right = jump_target(op, i, oparg);
+            if (is_loop_test(code, n, op, i, right)) {
+                int jump = right;
+                right = left;
+                left = jump;
+            }
+            PyObject *branch = Py_BuildValue("(iii)", i * (int)sizeof(_Py_CODEUNIT),
+                                             left * (int)sizeof(_Py_CODEUNIT),
+                                             right * (int)sizeof(_Py_CODEUNIT));
+            if (branch == NULL || PyList_Append(list, branch) < 0) {
+                Py_XDECREF(branch);
+                Py_DECREF(list);
+                Py_DECREF(bytes);
+                return NULL;
+            }
+            Py_DECREF(branch);
+        }
+        oparg = 0;
+        i += _PyOpcode_Caches[op];
+    }
+    Py_DECREF(bytes);
+    PyObject *iter = PyObject_GetIter(list);
+    Py_DECREF(list);
+    return iter;
+}
+
+
 /* Tool state -------------------------------------------------------------*/
 
 static int
@@ -839,16 +1706,6 @@ check_event_set(int event_set, int allowed, const char *what)
         return -1;
     }
     event_set &= ~_PY_MONITORING_C_EVENT_SET;
-    if (event_set & _PY_MONITORING_UNSUPPORTED_EVENT_SET) {
-        int event = 0;
-        while (!((event_set & _PY_MONITORING_UNSUPPORTED_EVENT_SET) >> event & 1)) {
-            event++;
-        }
-        PyErr_Format(PyExc_ValueError,
-                     "the %s event is not supported by this build of Python yet",
-                     event_names[event]);
-        return -1;
-    }
     return event_set;
 }
 
@@ -884,12 +1741,42 @@ clear_disabled(PyInterpreterState *interp, uint8_t tools)
     for (_PyCoMonitoringData *data = interp->monitoring.instrumented_code;
          data != NULL; data = data->next)
     {
+        Py_ssize_t n = Py_SIZE(data->code);
+        for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+            data->exc_disabled.tools[e] &= (uint8_t)~tools;
+        }
+        if (data->lines != NULL) {
+            for (Py_ssize_t i = 0; i < n; i++) {
+                data->lines[i].line_disabled &= (uint8_t)~tools;
+                data->lines[i].instr_disabled &= (uint8_t)~tools;
+                data->lines[i].left_disabled &= (uint8_t)~tools;
+                data->lines[i].right_disabled &= (uint8_t)~tools;
+                data->lines[i].branch_disabled &= (uint8_t)~tools;
+            }
+        }
         if (data->disabled == NULL) {
             continue;
         }
-        Py_ssize_t n = Py_SIZE(data->code);
         for (Py_ssize_t i = 0; i < n; i++) {
             data->disabled[i] &= (uint8_t)~tools;
+        }
+    }
+}
+
+/* Recompute interp->monitoring.local_exc, which the eval loop's error paths
+   test (_Py_MONITORING_WANTS), after a change of local event sets. */
+static void
+update_local_exc(PyInterpreterState *interp)
+{
+    _Py_Monitors *u = &interp->monitoring.local_exc;
+    memset(u, 0, sizeof(*u));
+    for (_PyCoMonitoringData *data = interp->monitoring.instrumented_code;
+         data != NULL; data = data->next)
+    {
+        for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+            if ((_PY_MONITORING_EXC_EVENT_SET >> e) & 1) {
+                u->tools[e] |= data->local.tools[e];
+            }
         }
     }
 }
@@ -907,6 +1794,7 @@ clear_tool(PyInterpreterState *interp, int tool_id)
     {
         set_tool_events(&data->local, tool_id, 0);
     }
+    update_local_exc(interp);
     clear_disabled(interp, (uint8_t)(1 << tool_id));
     capi_clear_tool(interp, tool_id);
     for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
@@ -927,6 +1815,7 @@ _PyMonitoring_Fini(PyInterpreterState *interp)
     }
     memset(&m->events, 0, sizeof(m->events));
     capi_fini(interp);
+    memset(&m->local_exc, 0, sizeof(m->local_exc));
     /* Code objects can outlive the interpreter (static code objects outlive
        every interpreter, and are shared by all of them): drop this
        interpreter's data, and leave the bytecode as the interpreter that
@@ -934,20 +1823,16 @@ _PyMonitoring_Fini(PyInterpreterState *interp)
     while (m->instrumented_code != NULL) {
         _PyCoMonitoringData *data = m->instrumented_code;
         PyCodeObject *co = data->code;
-        int alone = _PyCode_GetMonitoringData(co) == data && data->other == NULL;
-        if (alone && data->instrumented) {
+        if (_PyCode_GetMonitoringData(co) == data &&
+            (data->instrumented || data->lines != NULL)) {
             _Py_Monitors none = {{0}};
             instrument_code(co, data, &none);
             co->_co_instrumentation_version = 0;
         }
+        /* Another interpreter that monitors co instruments it again at its
+           next RESUME there (no interpreter that has used tools has
+           version 0). */
         free_data(data);
-        _PyCoMonitoringData *other = _PyCode_GetMonitoringData(co);
-        if (other != NULL) {
-            _Py_Monitors wanted;
-            wanted_events(other->interp, other, &wanted);
-            instrument_code(co, other, &wanted);
-            co->_co_instrumentation_version = other->interp->monitoring.version;
-        }
     }
     m->version = 0;
 }
@@ -1113,6 +1998,11 @@ monitoring_register_callback_impl(PyObject *module, int tool_id, int event,
     PyObject *previous = *slot;
     Py_XINCREF(func);
     *slot = func;
+    /* Only events with a callback are instrumented (wanted_events()). */
+    if ((previous == NULL) != (func == NULL) && tool_state_changed(interp) < 0) {
+        Py_XDECREF(previous);
+        return NULL;
+    }
     if (previous == NULL) {
         Py_RETURN_NONE;
     }
@@ -1132,10 +2022,12 @@ static int
 monitoring_get_events_impl(PyObject *module, int tool_id)
 /*[clinic end generated code: output=4450cc13f826c8c0 input=e1c74643d2a47e6d]*/
 {
-    PyInterpreterState *interp = _PyInterpreterState_GET();
-    if (check_tool_in_use(interp, tool_id) < 0) {
+    /* As upstream: a tool id not in use has no events (only setting them is
+       an error). */
+    if (check_tool_id(tool_id) < 0) {
         return -1;
     }
+    PyInterpreterState *interp = _PyInterpreterState_GET();
     return get_tool_events(&interp->monitoring.events, tool_id);
 }
 
@@ -1185,14 +2077,14 @@ monitoring_get_local_events_impl(PyObject *module, int tool_id,
                                  PyObject *code)
 /*[clinic end generated code: output=d3e92c1c9c1de8f9 input=430e4a065e4bfdcc]*/
 {
-    PyInterpreterState *interp = _PyInterpreterState_GET();
-    if (check_tool_in_use(interp, tool_id) < 0) {
+    if (check_tool_id(tool_id) < 0) {
         return -1;
     }
+    PyInterpreterState *interp = _PyInterpreterState_GET();
     if (capi_uses_table(code)) {
         return capi_get_local_events(interp, tool_id, code);
     }
-    _PyCoMonitoringData *data = get_data((PyCodeObject *)code, _PyInterpreterState_GET());
+    _PyCoMonitoringData *data = get_data((PyCodeObject *)code, interp);
     return data == NULL ? 0 : get_tool_events(&data->local, tool_id);
 }
 
@@ -1244,6 +2136,7 @@ monitoring_set_local_events_impl(PyObject *module, int tool_id,
     }
     if (get_tool_events(&data->local, tool_id) != event_set) {
         set_tool_events(&data->local, tool_id, event_set);
+        update_local_exc(interp);
         /* Only this code object changed: no need to touch the others. */
         if (force_instrument(co, interp) < 0) {
             return NULL;
@@ -1433,7 +2326,8 @@ static_assert(PY_MONITORING_TOOL_IDS <= 8, "PyMonitoringState.active is a uint8_
      (PY_MONITORING_IS_INSTRUMENTED_EVENT(16) << 16) | \
      (PY_MONITORING_IS_INSTRUMENTED_EVENT(17) << 17) | \
      (PY_MONITORING_IS_INSTRUMENTED_EVENT(18) << 18))
-static_assert(_CAPI_LOCAL_MASK == _PY_MONITORING_LOCAL_EVENT_SET,
+static_assert(_CAPI_LOCAL_MASK ==
+              (_PY_MONITORING_LOCAL_EVENT_SET & ~_PY_MONITORING_EXC_EVENT_SET),
               "PY_MONITORING_IS_INSTRUMENTED_EVENT() disagrees with the engine's local events");
 #undef _CAPI_LOCAL_MASK
 
@@ -1531,15 +2425,11 @@ capi_event_key(int event)
     return ((_PY_MONITORING_C_EVENT_SET >> event) & 1) ? PY_MONITORING_EVENT_CALL : event;
 }
 
-/* Tools that want `event` now for `code`, from the global and local sets. */
+/* Tools that want `event` for `code` locally. */
 static uint8_t
-capi_tools_for(PyInterpreterState *interp, PyObject *code, int event)
+capi_local_tools(PyInterpreterState *interp, PyObject *code, int key)
 {
-    int key = capi_event_key(event);
-    uint8_t tools = interp->monitoring.events.tools[key];
-    if (!is_local_event(key)) {
-        return tools;
-    }
+    uint8_t tools = 0;
     /* Only objects capi_uses_table() accepts have entries, and those have no
        local events in the engine's per-code data. */
     capi_codelike *entry = capi_lookup(interp, code);
@@ -1551,6 +2441,18 @@ capi_tools_for(PyInterpreterState *interp, PyObject *code, int event)
         if (data != NULL) {
             tools |= data->local.tools[key];
         }
+    }
+    return tools;
+}
+
+/* Tools that want `event` now for `code`, from the global and local sets. */
+static uint8_t
+capi_tools_for(PyInterpreterState *interp, PyObject *code, int event)
+{
+    int key = capi_event_key(event);
+    uint8_t tools = interp->monitoring.events.tools[key];
+    if (is_local_event(key)) {
+        tools |= capi_local_tools(interp, code, key);
     }
     return tools;
 }
@@ -1639,14 +2541,10 @@ capi_set_local_events(PyInterpreterState *interp, int tool_id, PyObject *code,
     if (capi_check_codelike(code) < 0) {
         return -1;
     }
-    int unsupported = event_set & _PY_MONITORING_UNSUPPORTED_EVENT_SET &
-                      _PY_MONITORING_LOCAL_EVENT_SET;
-    event_set = check_event_set(event_set & ~unsupported, _PY_MONITORING_LOCAL_EVENT_SET,
-                                "local ");
+    event_set = check_event_set(event_set, _PY_MONITORING_LOCAL_EVENT_SET, "local ");
     if (event_set < 0) {
         return -1;
     }
-    event_set |= unsupported;
     capi_codelike *entry = capi_lookup(interp, code);
     if (entry == NULL) {
         if (event_set == 0) {
@@ -2110,7 +3008,11 @@ capi_fire(PyMonitoringState *state, PyObject *codelike, int32_t offset,
             break;
         }
         if (disable) {
-            if (!is_local_event(event)) {
+            /* As in the eval loop: an exception event can be disabled only
+               where the tool set it locally. */
+            int exc_event = (_PY_MONITORING_EXC_EVENT_SET >> event) & 1;
+            if (!is_local_event(event) ||
+                (exc_event && !((capi_local_tools(interp, codelike, event) >> tool) & 1))) {
                 Py_CLEAR(interp->monitoring.callables[tool][event]);
                 PyErr_Format(PyExc_ValueError,
                              "cannot disable %s events (only local events can be "

@@ -21,17 +21,19 @@ extern "C" {
 
 #define _PY_MONITORING_EVENTS 19
 
-/* Events that may be set per code object and may return DISABLE. */
+/* Events that may be set per code object and may return DISABLE there (the
+exception events since CPython 3.15: DISABLE switches them off for the whole
+code object). */
 #define _PY_MONITORING_LOCAL_EVENT_SET \
-    (((1 << (PY_MONITORING_EVENT_STOP_ITERATION + 1)) - 1) | (1 << PY_MONITORING_EVENT_BRANCH))
+    (((1 << (PY_MONITORING_EVENT_RERAISE + 1)) - 1) | (1 << PY_MONITORING_EVENT_BRANCH))
+/* The exception events: not tied to an instruction of the code object. */
+#define _PY_MONITORING_EXC_EVENT_SET \
+    ((1 << PY_MONITORING_EVENT_RAISE) | (1 << PY_MONITORING_EVENT_EXCEPTION_HANDLED) | \
+     (1 << PY_MONITORING_EVENT_PY_UNWIND) | (1 << PY_MONITORING_EVENT_PY_THROW) | \
+     (1 << PY_MONITORING_EVENT_RERAISE))
 /* Events delivered only at a location instrumented for CALL. */
 #define _PY_MONITORING_C_EVENT_SET \
     ((1 << PY_MONITORING_EVENT_C_RETURN) | (1 << PY_MONITORING_EVENT_C_RAISE))
-/* Events this build defines but cannot deliver yet: setting them raises ValueError. */
-#define _PY_MONITORING_UNSUPPORTED_EVENT_SET \
-    ((1 << PY_MONITORING_EVENT_LINE) | (1 << PY_MONITORING_EVENT_INSTRUCTION) | \
-     (1 << PY_MONITORING_EVENT_JUMP) | (1 << PY_MONITORING_EVENT_BRANCH_LEFT) | \
-     (1 << PY_MONITORING_EVENT_BRANCH_RIGHT) | (1 << PY_MONITORING_EVENT_BRANCH))
 
 /* For each event, the set of tools (bit i: tool i) that want it. */
 typedef struct {
@@ -54,6 +56,9 @@ struct _Py_monitoring_state {
     _PyCoMonitoringData *instrumented_code;
     /* The C API's state (code-like objects, scope epochs), or NULL. */
     struct _PyMonitoringCapiState *capi;
+    /* The exception events some code object has switched on locally: the
+       union of their local sets (only these events are kept up to date). */
+    _Py_Monitors local_exc;
 };
 
 /* Bring a code object's bytecode up to date with the interpreter's tool
@@ -101,9 +106,36 @@ extern int _Py_call_instrumentation_stop_iteration(PyThreadState *tstate,
 #define _PY_MONITORING_TRACING_WHAT(event) (-1 - (event))
 #define _PY_MONITORING_TRACING_EVENT(what) (-1 - (what))
 
-/* Is any tool interested in this global-only event? (cheap, for error paths) */
+/* LINE and INSTRUCTION, fired by INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION
+   at `instr`.  Each returns the opcode to run next at `instr` (the one under
+   that layer), or -1 with an exception set.  `prev` is the instruction this
+   frame executed before `instr`. */
+extern int _Py_call_instrumentation_line(PyThreadState *tstate,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, _Py_CODEUNIT *prev);
+extern int _Py_call_instrumentation_instruction(PyThreadState *tstate,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr);
+
+/* JUMP (taken == -1), or BRANCH_LEFT (taken == 0: not taken, the next
+   instruction) or BRANCH_RIGHT (taken == 1) with the deprecated BRANCH, from
+   the jump at `src` to `dest`.  Returns 0, or -1 with an exception set. */
+extern int _Py_call_instrumentation_jump(PyThreadState *tstate,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *src, _Py_CODEUNIT *dest, int taken);
+
+/* code.co_branches(): an iterator of (src, left, right) offsets. */
+extern PyObject *_PyMonitoring_CodeBranches(PyCodeObject *co);
+
+/* The deoptimized opcode of the instruction at `index`, looking through
+   INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION to what they hide. */
+extern int _PyMonitoring_BaseOpcode(PyCodeObject *co, int index);
+/* In `copy`, a copy of co's adaptive bytecode, put back the opcodes that
+   INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION hide (before deoptimizing). */
+extern void _PyMonitoring_RevealOriginal(PyCodeObject *co, _Py_CODEUNIT *copy);
+
+/* Is any tool interested in this exception event, globally or in some code
+   object? (cheap, for error paths; tools_for_event() decides per code) */
 #define _Py_MONITORING_WANTS(interp, event) \
-    ((interp)->monitoring.events.tools[(event)] != 0)
+    (((interp)->monitoring.events.tools[(event)] | \
+      (interp)->monitoring.local_exc.tools[(event)]) != 0)
 
 extern PyObject _PyInstrumentation_MISSING;
 extern PyObject _PyInstrumentation_DISABLE;

@@ -238,6 +238,18 @@ class FireEventsTest(MonitoringCAPITestBase):
         # The broken callback is unregistered.
         self.assertIsNone(mon.register_callback(TOOL, E.RAISE, None))
 
+    def test_disable_of_local_exception_event(self):
+        # Set locally (3.15), an exception event can be disabled, for that
+        # code-like object only, until restart_events().
+        code = CodeLike("f")
+        self.listen(["RAISE"], codelike=code, result=mon.DISABLE)
+        s = scope("RAISE")
+        s.enter()
+        s.fire(ID["RAISE"], code, 0, KeyError())
+        s.fire(ID["RAISE"], code, 0, KeyError())
+        self.assertEqual(len(self.events), 1)
+        self.assertEqual(mon.get_local_events(TOOL, code), E.RAISE)
+
     def test_callback_exception_propagates(self):
         code = CodeLike("f")
         def boom(*args):
@@ -353,7 +365,7 @@ class CodeLikeTest(MonitoringCAPITestBase):
 
     def test_local_events_validated(self):
         code = CodeLike("f")
-        for bad in (E.RAISE, E.C_RETURN, 1 << 25, -1):
+        for bad in (E.C_RETURN, 1 << 25, -1):
             with self.subTest(events=bad), self.assertRaises(ValueError):
                 mon.set_local_events(TOOL, code, bad)
         self.assertEqual(mon.get_local_events(TOOL, code), 0)
