@@ -10,14 +10,16 @@
 #   make bench / make bench-optimized
 #
 # Variant switches (combine freely): SHARED=1 (libpython3.11.so), OPTIMIZED=1 (PGO+LTO),
-# DEBUG=1 (--with-pydebug).  The stock reference is always built with the same switches.
+# DEBUG=1 (--with-pydebug), ASAN=1 (AddressSanitizer + LeakSanitizer), UBSAN=1
+# (UndefinedBehaviorSanitizer).  The stock reference is always built with the same switches.
+#   make fuzz [SEED=n] [ITERATIONS=n] [DURATION=seconds]   long run of the fuzzer (tests/fuzz)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PREFIX ?= /usr/local
 export PREFIX
 
-VARIANT := $(subst $(eval) ,-,$(strip $(if $(SHARED),shared) $(if $(OPTIMIZED),optimized) $(if $(DEBUG),debug)))
+VARIANT := $(subst $(eval) ,-,$(strip $(if $(SHARED),shared) $(if $(OPTIMIZED),optimized) $(if $(DEBUG),debug) $(if $(ASAN),asan) $(if $(UBSAN),ubsan)))
 ifeq ($(VARIANT),)
 VARIANT := default
 endif
