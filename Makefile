@@ -27,7 +27,7 @@ OBJ := build/obj/fork-$(VARIANT)
 PYTHON := $(OBJ)/python
 
 .PHONY: all deps tree export check-exported review build stock show test test-fork test-regrtest \
-        test-roundtrip install bench bench-optimized clean distclean
+        test-roundtrip test-stress fuzz install bench bench-optimized clean distclean
 
 all: build show
 
@@ -68,6 +68,17 @@ test-regrtest: build
 
 test-roundtrip:
 	@tools/run-tests.sh $(VARIANT) roundtrip
+
+test-stress: build
+	@tools/run-tests.sh $(VARIANT) stress
+
+# The long fuzz run: SEED (master seed), ITERATIONS (programs), DURATION (seconds, 0 = no limit).
+SEED ?= $(shell date +%s)
+ITERATIONS ?= 100000
+DURATION ?= 1800
+fuzz: build
+	@python3 tests/fuzz/fuzz.py --python $(PYTHON) --seed $(SEED) --iterations $(ITERATIONS) \
+	    --duration $(DURATION) --out build/test/fuzz-long
 
 install: build
 	$(MAKE) -C $(OBJ) install

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The fork's test command (`make test`): run from the project root after the fork is built.
 #
-#   tools/run-tests.sh VARIANT [fork] [regrtest] [roundtrip]     (default: all three)
+#   tools/run-tests.sh VARIANT [fork] [stress] [fuzz] [regrtest] [roundtrip]     (default: all)
 #
 #   fork       the fork's own tests under tests/ (identity, ABI, ...), run by the fork's interpreter
+#   stress     tests/stress: bounded, seeded stress scenarios for sys.monitoring (STRESS_SEED,
+#              STRESS_SCALE; with a debug build also the -R style leak check)
+#   fuzz       tests/fuzz: a short fixed-seed fuzz run (FUZZ_SEED, FUZZ_ITERATIONS; `make fuzz` runs
+#              a long one)
 #   regrtest   CPython's full regression suite in the assembled build (-j$(nproc), failures re-run
 #              once), minus tests/regrtest-exclusions.txt; a failure that stock 3.11.2 built the same
 #              way shows too is reported as such (STOCK_CHECK=0 skips that check)
@@ -15,7 +19,7 @@ set -uo pipefail
 variant=${1:-default}
 shift || true
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(fork regrtest roundtrip)
+[ ${#parts[@]} -eq 0 ] && parts=(fork stress fuzz regrtest roundtrip)
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -74,6 +78,42 @@ run_roundtrip() {
     grep -E '(\.\.\. |^Ran |^OK|^FAILED)' "$out/roundtrip.log" || true
     [ $st -ne 0 ] && tail -n 40 "$out/roundtrip.log"
     tally roundtrip "$(unittest_line "$out/roundtrip.log")" $st
+}
+
+# Sanitizer builds: LeakSanitizer reports what is still allocated at exit, with the suppressions
+# for leaks stock 3.11.2 has too (tests/sanitizers/lsan.supp: each entry with its evidence); UBSan
+# stops at its first report so that it cannot scroll by unnoticed.
+sanitizer_env() {
+    case "-$variant-" in
+        *-asan-*) export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=1}
+                  export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/tests/sanitizers/lsan.supp:print_suppressions=0} ;;
+    esac
+    case "-$variant-" in
+        *-ubsan-*) export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} ;;
+    esac
+}
+sanitizer_env
+
+run_stress() {
+    echo "== stress scenarios (tests/stress, seed ${STRESS_SEED:-1})"
+    local st leaks=()
+    "$python" -c 'import sys; sys.exit(not hasattr(sys, "gettotalrefcount"))' && leaks=(--leaks)
+    python3 tests/stress/run.py --python "$python" --seed "${STRESS_SEED:-1}" --scale "${STRESS_SCALE:-1}" \
+        ${leaks[@]+"${leaks[@]}"} > "$out/stress.log" 2>&1
+    st=$?
+    cat "$out/stress.log"
+    tally stress "$(tail -n1 "$out/stress.log")" $st
+}
+
+run_fuzz() {
+    echo "== fuzzer, short run (tests/fuzz, seed ${FUZZ_SEED:-1}, ${FUZZ_ITERATIONS:-150} programs)"
+    local st
+    python3 tests/fuzz/fuzz.py --python "$python" --seed "${FUZZ_SEED:-1}" --iterations "${FUZZ_ITERATIONS:-150}" \
+        --quiet --out "$out/fuzz" > "$out/fuzz.log" 2>&1
+    st=$?
+    # Failures in full are in the log and build/test/fuzz/case-SEED.txt; show their headlines.
+    grep -E '^(fuzz|  [0-9]+ programs|FAIL|CRASH|  -> reproduce|  [a-z].*(differ|tool [AB]:|output))' "$out/fuzz.log" | head -n 60
+    tally fuzz "$(tail -n1 "$out/fuzz.log")" $st
 }
 
 # The regression suite.  Resources: all that this machine has (no network, no sound, no display).
@@ -151,6 +191,8 @@ EOF
 for part in "${parts[@]}"; do
     case $part in
         fork) run_fork ;;
+        stress) run_stress ;;
+        fuzz) run_fuzz ;;
         regrtest) run_regrtest ;;
         roundtrip) run_roundtrip ;;
         *) echo "run-tests: unknown part $part" >&2; exit 2 ;;
