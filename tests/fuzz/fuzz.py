@@ -61,8 +61,8 @@ def run_batch(python, seeds, timeout, errfile):
         what = f"hung (no result within {timeout} s)" if hung else f"child died (exit status {rc})"
         tail = "\n".join(stderr.splitlines()[-40:])
         results.append((current, "crash", f"CRASH {current}: {what}\n{tail}"))
-    elif rc not in (0, None) or stderr.strip():
-        if stderr.strip() and results:
+    elif rc not in (0, None) or "Sanitizer" in stderr or "runtime error:" in stderr:
+        if results:
             # Something at exit (e.g. a LeakSanitizer report): blame the batch's last case.
             s, _, _ = results[-1]
             results.append((s, "crash", f"CRASH after case {s}: exit status {rc}\n"

@@ -75,7 +75,14 @@ def main():
         print(f"  FAIL   {name:24} {dt:5.1f} s  {what}" + (f"  [known: {note}]" if note else ""))
         for line in out.strip().splitlines()[-15:]:
             print("         " + line)
-        if rc != 1:
+        sanitizer = [i for i, l in enumerate(err.splitlines())
+                     if "Sanitizer" in l and ("ERROR" in l or "runtime error" in l) or "runtime error:" in l]
+        if sanitizer:
+            # An ASan/LSan/UBSan report (ASan exits with status 1 too): show its head.
+            lines = err.splitlines()
+            for line in lines[sanitizer[0]:sanitizer[0] + 12]:
+                print("         ! " + line)
+        elif rc != 1:
             for line in err.strip().splitlines()[-15:]:
                 print("         ! " + line)
         print("         reproduce: " + " ".join(cmd))
