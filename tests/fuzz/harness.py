@@ -182,8 +182,16 @@ def norm_callable(c):
     return "obj:" + type(c).__name__
 
 
+# Triage of a long run while engine bugs are open (never set by make test): FUZZ_TOLERATE=H13-2
+# compares exception events without their offset, so that cases failing on H13-2 go on to show
+# whatever else they would find.
+TOLERATE = set(os.environ.get("FUZZ_TOLERATE", "").split(","))
+
+
 def norm_args(ev, args):
     """The comparable part of an event's arguments (after the code object)."""
+    if "H13-2" in TOLERATE and ev in ("RAISE", "RERAISE", "EXCEPTION_HANDLED", "PY_UNWIND", "PY_THROW"):
+        return ("*",) + tuple(norm(a) for a in args[1:])
     if ev in ("CALL", "C_RETURN", "C_RAISE"):
         return (args[0], norm_callable(args[1]), norm(args[2]))
     if ev == "LINE":
