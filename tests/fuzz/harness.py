@@ -127,6 +127,11 @@ def probe():
 
 
 SUPPORTED, LOCAL_OK = probe()
+if os.environ.get("FUZZ_EVENTS"):
+    # Restrict the universe (e.g. to compare with upstream on the events the fork has).
+    _only = set(os.environ["FUZZ_EVENTS"].split(","))
+    SUPPORTED &= _only
+    LOCAL_OK &= _only
 
 
 def valid_set(names, pool):
