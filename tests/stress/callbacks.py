@@ -184,59 +184,76 @@ def inspect(r, scale):
 
 
 def set_lineno(r, scale):
-    expected = run_corpus()
+    """Monitoring callbacks run inside a legacy 'line' trace event (the trace function calls the
+    monitored code through sys.call_tracing, which lifts the no-events rule), give their frame an
+    f_trace and set its f_lineno.  Upstream refuses every such jump (ValueError: "can't jump during a
+    call", "can only jump from a 'line' trace event"): a CALL, C_RETURN or PY_RETURN is no place
+    to move the instruction pointer.  A jump that goes through, or a crash, is the bug."""
+    expected = run_corpus(6)
     tool = 3
     outcomes = {}
-
-    def tracer(frame, event, arg):
-        return tracer
-
-    def jump(frame):
-        frame.f_trace = tracer
-        lines = sorted({l for _, _, l in frame.f_code.co_lines() if l is not None})
-        try:
-            # Somewhere else in the function: upstream refuses a jump from anything but a 'line'
-            # event (ValueError); what must never happen is a corrupted frame.
-            frame.f_lineno = lines[(lines.index(frame.f_lineno) + 1) % len(lines)] \
-                if frame.f_lineno in lines else lines[-1]
-            outcomes["set"] = outcomes.get("set", 0) + 1
-        except (ValueError, TypeError) as e:
-            outcomes[type(e).__name__] = outcomes.get(type(e).__name__, 0) + 1
-        finally:
-            frame.f_trace = None
-
+    codes = {id(c) for c in corpus_codes()}
     busy = [False]
 
-    def cb(code, *args):
-        # sys.call_tracing() lifts the "no events inside a callback" rule: guard against recursion.
-        if busy[0]:
-            return
-        busy[0] = True
-        try:
-            sys.call_tracing(jump, (sys._getframe(1),))
-        finally:
-            busy[0] = False
+    def t2(frame, event, arg):
+        return t2
+
+    def cb_for(ev):
+        def cb(code, *args):
+            if busy[0] or id(code) not in codes:
+                return
+            busy[0] = True
+            frame = sys._getframe(1)
+            lines = sorted({l for _, _, l in code.co_lines() if l is not None})
+            frame.f_trace = t2
+            try:
+                frame.f_lineno = lines[(lines.index(frame.f_lineno) + 1) % len(lines)] \
+                    if frame.f_lineno in lines else lines[-1]
+                outcomes[ev + ": jumped"] = outcomes.get(ev + ": jumped", 0) + 1
+            except ValueError:
+                outcomes[ev + ": refused"] = outcomes.get(ev + ": refused", 0) + 1
+            finally:
+                frame.f_trace = None
+                busy[0] = False
+        return cb
+
+    results = []
+
+    def tracer(frame, event, arg):
+        if event == "line" and frame.f_code is driver.__code__:
+            for f in CORPUS:
+                try:
+                    results.append(sys.call_tracing(f, (6,)))
+                except Exception as e:     # noqa: BLE001 - after a refused jump nothing raises
+                    results.append(("raised", type(e).__name__))
+        return tracer
+
+    def driver():
+        return None
+
     mon.use_tool_id(tool, "lineno")
     for ev in ("CALL", "PY_RETURN", "C_RETURN"):
-        mon.register_callback(tool, getattr(E, ev), cb)
+        mon.register_callback(tool, getattr(E, ev), cb_for(ev))
     mon.set_events(tool, E.CALL | E.C_RETURN | E.C_RAISE | E.PY_RETURN)
-    errors = []
     try:
-        got = run_corpus(6)
-    except Exception as e:     # noqa: BLE001 - an exception is an acceptable outcome; a crash is not
-        got = None
-        outcomes["corpus raised " + type(e).__name__] = 1
+        sys.settrace(tracer)
+        driver()
     finally:
+        sys.settrace(None)
         mon.free_tool_id(tool)
-    if run_corpus() != expected:
-        errors.append("corpus results differ after the tool is gone")
+    errors = []
+    jumped = {k: v for k, v in outcomes.items() if k.endswith("jumped")}
+    if jumped:
+        errors.append(f"jumps from monitoring callbacks were performed (upstream refuses them): {jumped}")
     if not outcomes:
         errors.append("the callbacks never ran")
+    if results != expected:
+        errors.append("corpus results changed")
+    if run_corpus(6) != expected:
+        errors.append("corpus results differ after the tool is gone")
     if os.environ.get("STRESS_VERBOSE"):
         print("set_lineno outcomes:", outcomes)
     return errors
-
-
 
 
 class Dying:
