@@ -262,7 +262,11 @@ class Recorder:
         self.next_serial = 0
         self.violations = []
         self.frames = {}           # id(frame) -> [frame, state]
-        self.pending_calls = {}    # (id(frame), offset) -> (frame, callable, arg0)
+        # (id(frame), offset) -> (id(callable), id(arg0)).  Ids, not the objects: holding arg0 (a
+        # generator passed to a Python function, say) would delay its finalization and so move
+        # the events of its close() in this run only.  A C call keeps both alive until its
+        # C_RETURN/C_RAISE, so the ids cannot be reused before they are compared.
+        self.pending_calls = {}
         self.opmaps = {}
         self.lines = {}
         self.branches = {}
@@ -369,12 +373,12 @@ class Recorder:
 
         # C_RETURN / C_RAISE belong to the CALL at the same offset of the same frame.
         if ev == "CALL" and "C_RETURN" in self.case.universe:
-            self.pending_calls[(key, args[0])] = (frame, args[1], args[2])
+            self.pending_calls[(key, args[0])] = (id(args[1]), id(args[2]))
         elif ev in ANCILLARY and "CALL" in self.case.universe:
             p = self.pending_calls.pop((key, args[0]), None)
             if p is None:
                 self.violate(f"{where}: no CALL before it")
-            elif p[1] is not args[1] or p[2] is not args[2]:
+            elif p != (id(args[1]), id(args[2])):
                 self.violate(f"{where}: callable/arg0 differ from the CALL's")
 
     def finish(self):
