@@ -10,14 +10,16 @@
 #   make bench / make bench-optimized / make bench-capi (the C API, bench/capi)
 #
 # Variant switches (combine freely): SHARED=1 (libpython3.11.so), OPTIMIZED=1 (PGO+LTO),
-# DEBUG=1 (--with-pydebug).  The stock reference is always built with the same switches.
+# DEBUG=1 (--with-pydebug), ASAN=1 (AddressSanitizer + LeakSanitizer), UBSAN=1
+# (UndefinedBehaviorSanitizer).  The stock reference is always built with the same switches.
+#   make fuzz [SEED=n] [ITERATIONS=n] [DURATION=seconds]   long run of the fuzzer (tests/fuzz)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PREFIX ?= /usr/local
 export PREFIX
 
-VARIANT := $(subst $(eval) ,-,$(strip $(if $(SHARED),shared) $(if $(OPTIMIZED),optimized) $(if $(DEBUG),debug)))
+VARIANT := $(subst $(eval) ,-,$(strip $(if $(SHARED),shared) $(if $(OPTIMIZED),optimized) $(if $(DEBUG),debug) $(if $(ASAN),asan) $(if $(UBSAN),ubsan)))
 ifeq ($(VARIANT),)
 VARIANT := default
 endif
@@ -25,7 +27,7 @@ OBJ := build/obj/fork-$(VARIANT)
 PYTHON := $(OBJ)/python
 
 .PHONY: all deps tree export check-exported review build stock show test test-fork test-capi test-regrtest \
-        test-roundtrip install bench bench-capi bench-optimized clean distclean
+        test-roundtrip test-stress fuzz install bench bench-capi bench-optimized clean distclean
 
 all: build show
 
@@ -69,6 +71,17 @@ test-regrtest: build
 
 test-roundtrip:
 	@tools/run-tests.sh $(VARIANT) roundtrip
+
+test-stress: build
+	@tools/run-tests.sh $(VARIANT) stress
+
+# The long fuzz run: SEED (master seed), ITERATIONS (programs), DURATION (seconds, 0 = no limit).
+SEED ?= $(shell date +%s)
+ITERATIONS ?= 100000
+DURATION ?= 1800
+fuzz: build
+	@python3 tests/fuzz/fuzz.py --python $(PYTHON) --seed $(SEED) --iterations $(ITERATIONS) \
+	    --duration $(DURATION) --out build/test/fuzz-long
 
 install: build
 	$(MAKE) -C $(OBJ) install

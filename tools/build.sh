@@ -6,8 +6,11 @@
 # VARIANT is made of words joined by '-': "default" (CPython's own default configuration: libpython
 # linked statically into `python`, plus libpython3.11.a), or any of "shared" (--enable-shared, with an
 # rpath so the binary finds libpython3.11.so both in the build tree and after `make install`),
-# "optimized" (--enable-optimizations --with-lto: PGO+LTO) and "debug" (--with-pydebug).  The fork and
-# the stock reference are always configured from the same words, so comparisons use identical flags.
+# "optimized" (--enable-optimizations --with-lto: PGO+LTO), "debug" (--with-pydebug), "asan"
+# (--with-address-sanitizer: AddressSanitizer + LeakSanitizer; 3.11's configure then turns pymalloc
+# off itself, so every object is an ASan-tracked malloc block) and "ubsan"
+# (--with-undefined-behavior-sanitizer).  The fork and the stock reference are always configured
+# from the same words, so comparisons (and sanitizer baselines) use identical flags.
 #
 # The fork is built from build/cpython (assembled by `make tree`); stock from a pristine extraction of
 # the same verified tarball.  Object directories are build/obj/<kind>-<variant>.  Prints the path of
@@ -54,7 +57,9 @@ for w in "${words[@]}"; do
             ;;
         optimized) flags+=(--enable-optimizations --with-lto) ;;
         debug) flags+=(--with-pydebug) ;;
-        *) log "unknown variant word '$w' (default, shared, optimized, debug)"; exit 2 ;;
+        asan) flags+=(--with-address-sanitizer) ;;
+        ubsan) flags+=(--with-undefined-behavior-sanitizer) ;;
+        *) log "unknown variant word '$w' (default, shared, optimized, debug, asan, ubsan)"; exit 2 ;;
     esac
 done
 
@@ -76,6 +81,16 @@ if [ "$kind" = fork ]; then
     (cd "$obj" && make -s regen-opcode regen-opcode-targets clinic > regen.log 2>&1) ||
         { tail -n 20 "$obj/regen.log" >&2; log "regen failed (see $obj/regen.log)"; exit 1; }
 fi
+
+# The build runs the new interpreter (setup.py, regen, sharedmods).  LeakSanitizer reports what the
+# interpreter still holds at exit, which would fail those steps, and UBSan should stop the build at
+# its first report rather than scroll past it.  Leak checking is for the test runs (run-tests.sh).
+case "-$variant-" in
+    *-asan-*) export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} ;;
+esac
+case "-$variant-" in
+    *-ubsan-*) export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} ;;
+esac
 
 make_vars=()
 if [ -e "$src/.git" ]; then
