@@ -1,13 +1,18 @@
-# The fork's build: pristine CPython 3.11.2 + cpython/ -> build/cpython -> build/obj/fork-<variant>.
+# The fork's build: CPython 3.11.2 + Debian's security patches (base/debian-patches.txt) + cpython/
+# -> build/cpython -> build/obj/fork-<variant>.
 #
 #   make                 install build deps (as root), assemble, build, show it running
-#   make test            fork tests, C API out of tree, CPython's regression suite, tooling round trip
-#   make tree            assemble build/cpython (base commit = pristine, fork commit = cpython/)
+#   make test            fork tests, security fixes, monitoring stress/fuzz, C API out of tree,
+#                        coverage.py, CPython's regression suite, tooling round trip
+#   make tree            assemble build/cpython (commits: pristine, base = pristine + Debian patches,
+#                        fork = cpython/)
 #   make export          write the assembled tree's work back into cpython/
 #   make check-exported  fail if the assembled tree holds work cpython/ lacks
 #   make review          the whole change as one diff: build/fork.diff
 #   make install PREFIX=/opt/py311m
 #   make bench / make bench-optimized / make bench-capi (the C API, bench/capi)
+#   make stock           the stock reference: the same base without the fork (build/obj/stock-<variant>)
+#   make pristine        bare CPython 3.11.2, without Debian's patches (build/obj/pristine-<variant>)
 #
 # Variant switches (combine freely): SHARED=1 (libpython3.11.so), OPTIMIZED=1 (PGO+LTO),
 # DEBUG=1 (--with-pydebug), ASAN=1 (AddressSanitizer + LeakSanitizer), UBSAN=1
@@ -26,8 +31,9 @@ endif
 OBJ := build/obj/fork-$(VARIANT)
 PYTHON := $(OBJ)/python
 
-.PHONY: all deps tree export check-exported review build stock show test test-fork test-capi test-regrtest \
-        test-roundtrip test-stress fuzz install bench bench-capi bench-optimized clean distclean
+.PHONY: all deps tree export check-exported review build stock pristine show test test-fork \
+        test-security test-capi test-regrtest test-roundtrip test-stress fuzz install bench bench-capi \
+        bench-optimized clean distclean
 
 all: build show
 
@@ -52,6 +58,9 @@ build: deps tree
 stock: deps
 	@tools/build.sh stock $(VARIANT) >/dev/null
 
+pristine: deps
+	@tools/build.sh pristine $(VARIANT) >/dev/null
+
 show: build
 	@echo "== $(PYTHON)"
 	@$(PYTHON) -c 'import sys, sysconfig; print(sys.version); print("cache_tag:", sys.implementation.cache_tag, " SOABI:", sysconfig.get_config_var("SOABI"))'
@@ -65,6 +74,9 @@ test-fork: build
 
 test-capi: build
 	@tools/run-tests.sh $(VARIANT) capi
+
+test-security: build
+	@tools/run-tests.sh $(VARIANT) security
 
 test-regrtest: build
 	@tools/run-tests.sh $(VARIANT) regrtest

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Configure and build one interpreter out of tree, failing loudly on missing stdlib modules.
 #
-#   tools/build.sh fork|stock VARIANT
+#   tools/build.sh fork|stock|pristine VARIANT
 #
 # VARIANT is made of words joined by '-': "default" (CPython's own default configuration: libpython
 # linked statically into `python`, plus libpython3.11.a), or any of "shared" (--enable-shared, with an
@@ -12,12 +12,17 @@
 # (--with-undefined-behavior-sanitizer).  The fork and the stock reference are always configured
 # from the same words, so comparisons (and sanitizer baselines) use identical flags.
 #
-# The fork is built from build/cpython (assembled by `make tree`); stock from a pristine extraction of
-# the same verified tarball.  Object directories are build/obj/<kind>-<variant>.  Prints the path of
-# the built interpreter.
+# The fork is built from build/cpython (assembled by `make tree`); stock, the reference every
+# comparison uses, from the same base without the fork's content: the verified 3.11.2 tarball plus
+# the Debian security patches base/debian-patches.txt lists (`forktree.py base`), so comparisons stay
+# like for like.  `pristine` is the bare 3.11.2 tarball, to show what the base's patches change (the
+# tests in tests/security fail on it).  Object directories are build/obj/<kind>-<variant>.  sys.version
+# names the base: "3.11.2 (base=3.11.2-6+deb12u8, ...)" for stock, "(base=pristine, ...)" for
+# pristine, "(tags/fork:<commit> base=3.11.2-6+deb12u8, ...)" for the fork.  Prints the path of the
+# built interpreter.
 set -euo pipefail
 
-kind=${1:?kind: fork or stock}
+kind=${1:?kind: fork, stock or pristine}
 variant=${2:-default}
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${FORK_BUILD_DIR:-$top/build}
@@ -33,14 +38,11 @@ case $kind in
         ;;
     stock)
         src=$build/stock/src
-        tarball=$("$top/tools/fetch-base.sh")
-        stamp=$(sha256sum "$tarball" | cut -d' ' -f1)
-        if [ "$(cat "$src/.extracted-from" 2>/dev/null)" != "$stamp" ]; then
-            log "extracting pristine $tarball"
-            rm -rf "$src" && mkdir -p "$src"
-            tar -xzf "$tarball" -C "$src" --strip-components=1
-            echo "$stamp" > "$src/.extracted-from"
-        fi
+        base=$(FORK_BUILD_DIR=$build "$top/tools/forktree.py" --build "$build" base "$src")
+        ;;
+    pristine)
+        src=$build/pristine/src
+        base=$(FORK_BUILD_DIR=$build "$top/tools/forktree.py" --build "$build" base --pristine "$src")
         ;;
     *) log "unknown kind $kind"; exit 2 ;;
 esac
@@ -93,11 +95,18 @@ case "-$variant-" in
 esac
 
 make_vars=()
-if [ -e "$src/.git" ]; then
+if [ "$kind" = fork ]; then
     # configure's GITTAG runs `git --git-dir $(srcdir)/.git describe --dirty` in the object directory,
     # which git then takes for the work tree: every out-of-tree build reports itself "-dirty" in
-    # sys.version.  Describe the source tree itself.
-    make_vars+=("GITTAG=git -C $src describe --all --always --dirty")
+    # sys.version.  Describe the source tree itself.  The revision part also names the base, which
+    # the assembled tree's base commit records.
+    base=$(git -C "$src" show -s --format='%(trailers:key=Base-Revision,valueonly)' base | head -n1)
+    [ -n "$base" ] || { log "$src has no Base-Revision in its base commit: run \`make tree\`"; exit 1; }
+    make_vars+=("GITTAG=git -C $src describe --all --always --dirty"
+                "GITVERSION=git -C $src log -1 --format=%h+base=$base")
+else
+    # No git checkout: the build info is just the base, e.g. "3.11.2 (base=3.11.2-6+deb12u8, ...)".
+    make_vars+=("GITTAG=echo base=$base" "GITVERSION=echo" "GITBRANCH=echo")
 fi
 
 log "make -j$jobs (log: $obj/make.log)"

@@ -6,10 +6,12 @@ changes to upstream files as per-file unified diffs named ``<path>.patch``.  Thi
 a working tree and back:
 
 ``tree``
-    Build ``build/cpython/`` as a git repository.  Its first commit (tagged ``base``) is the pristine
-    upstream tarball; the second (tagged ``fork``) adds ``cpython/`` and the files CPython's own
-    ``regen`` targets produce from it.  Identities and dates are fixed, so the same inputs give the
-    same commit ids.  Refuses to replace a tree that holds unexported work unless ``--force``.
+    Build ``build/cpython/`` as a git repository.  Its first commit (tagged ``pristine``) is the
+    pristine upstream tarball; the second (tagged ``base``) applies the Debian security patches that
+    ``base/debian-patches.txt`` lists; the third (tagged ``fork``) adds ``cpython/`` and the files
+    CPython's own ``regen`` targets produce from it.  Identities and dates are fixed, so the same
+    inputs give the same commit ids.  Refuses to replace a tree that holds unexported work unless
+    ``--force``; re-assembles a tree that holds none when ``cpython/`` or the base moved on.
 ``export``
     Write the assembled tree's change against ``base`` (committed or not) back into ``cpython/``.
     Generated files are left out; the output is deterministic and exporting twice changes nothing.
@@ -17,10 +19,15 @@ a working tree and back:
     Exit 1, naming the files, when ``export`` would change ``cpython/``.
 ``review``
     Write the whole change, generated files included, as one diff (``build/fork.diff``).
+``base DEST [--pristine]``
+    Extract the base alone (no fork content) into DEST, for the stock reference: the same patched
+    tree as the ``base`` commit, or with ``--pristine`` the bare tarball.  Does nothing when DEST
+    already holds it.  Prints the base's label (the Debian revision, or ``pristine``).
 """
 
 import argparse
 import fnmatch
+import hashlib
 import os
 import shutil
 import subprocess
@@ -28,6 +35,8 @@ import sys
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PATCH_LIST = os.path.join(TOP, "base", "debian-patches.txt")
+ADJUSTED = os.path.join(TOP, "base", "adjusted")
 
 # Files that CPython's regen targets write in full.  They are regenerated during assembly and never
 # exported.  (Files with only a generated section, such as Include/internal/pycore_runtime_init.h, are
@@ -186,6 +195,157 @@ def differences(want, have):
     return sorted(p for p in set(want) | set(have) if want.get(p) != have.get(p))
 
 
+# --- the base: pristine tarball + curated Debian patches ------------------------------------------
+
+def fetch(*args, build):
+    return run([os.path.join(TOP, "tools", "fetch-base.sh"), *args],
+               env={"FORK_BUILD_DIR": build}).stdout.decode().strip()
+
+
+def read_patch_list(path=PATCH_LIST):
+    """(revision, [(action, name, note)]) from base/debian-patches.txt."""
+    revision, entries, seen = None, [], set()
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            words = line.split(None, 2)
+            where = f"{os.path.relpath(path, TOP)}:{lineno}"
+            if words[0] == "revision" and len(words) == 2:
+                revision = words[1]
+            elif words[0] in ("apply", "skip") and len(words) == 3:
+                if words[1] in seen:
+                    raise ToolError(f"{where}: {words[1]} is listed twice")
+                seen.add(words[1])
+                entries.append(tuple(words))
+            else:
+                raise ToolError(f"{where}: expected `apply NAME what it fixes`, `skip NAME why` "
+                                f"or `revision REV`, got: {line}")
+    if not revision:
+        raise ToolError(f"{os.path.relpath(path, TOP)}: no `revision` line")
+    return revision, entries
+
+
+class Base:
+    """The base a tree is assembled on: the pristine tarball, plus (unless pristine) the Debian
+    patches the list selects, checked against the pinned Debian revision."""
+
+    def __init__(self, build, pristine=False):
+        self.pristine = pristine
+        self.tarball = fetch(build=build)
+        self.inputs = [self.tarball]
+        if pristine:
+            self.label, self.entries = "pristine", []
+            return
+        self.debian = fetch("--debian", build=build)
+        pinned = fetch("--debian-revision", build=build)
+        self.label, self.entries = read_patch_list()
+        if self.label != pinned:
+            raise ToolError(f"base/debian-patches.txt was curated for Debian {self.label}, but "
+                            f"tools/fetch-base.sh pins {pinned}: review the list for {pinned}")
+        self.inputs += [self.debian, PATCH_LIST]
+        if os.path.isdir(ADJUSTED):
+            self.inputs += sorted(os.path.join(ADJUSTED, n) for n in os.listdir(ADJUSTED))
+
+    def digest(self):
+        h = hashlib.sha256(f"{self.label}\0".encode())
+        for path in self.inputs:
+            with open(path, "rb") as f:
+                h.update(f"{os.path.basename(path)}\0".encode() + hashlib.sha256(f.read()).digest())
+        return h.hexdigest()
+
+    def applied(self):
+        return [name for action, name, _ in self.entries if action == "apply"]
+
+    def extract(self, dest):
+        """Write the pristine tarball into dest (which must not exist)."""
+        os.makedirs(dest)
+        run(["tar", "-xzf", self.tarball, "-C", dest, "--strip-components=1"])
+
+    def patch(self, dest):
+        """Apply the listed Debian patches to the pristine tree in dest."""
+        with tempfile.TemporaryDirectory() as tmp:
+            run(["tar", "-xJf", self.debian, "-C", tmp, "debian/patches"])
+            pdir = os.path.join(tmp, "debian", "patches")
+            present = {n for n in os.listdir(pdir) if n != "series"}
+            with open(os.path.join(pdir, "series")) as f:
+                series = [line.split("#", 1)[0].split()[0] for line in f if line.split("#", 1)[0].strip()]
+            listed = {name for _, name, _ in self.entries}
+            unlisted = sorted(present - listed)
+            if unlisted:
+                raise ToolError("Debian " + self.label + " has patches base/debian-patches.txt does not "
+                                "list; decide for each (apply or skip, with the reason):\n  "
+                                + "\n  ".join(unlisted))
+            gone = sorted(listed - present)
+            if gone:
+                raise ToolError("base/debian-patches.txt lists patches Debian " + self.label
+                                + " does not have:\n  " + "\n  ".join(gone))
+            applied = self.applied()
+            stray = [n for n in applied if n not in series]
+            if stray:
+                raise ToolError("base/debian-patches.txt applies patches Debian's series does not: "
+                                + ", ".join(stray))
+            adjusted = sorted(os.listdir(ADJUSTED)) if os.path.isdir(ADJUSTED) else []
+            stale = [n for n in adjusted if n not in applied]
+            if stale:
+                raise ToolError("base/adjusted/ holds copies of patches the list does not apply: "
+                                + ", ".join(stale))
+            order = [n for n in series if n in applied]
+            if order != applied:
+                raise ToolError("base/debian-patches.txt applies patches in another order than "
+                                "Debian's series; keep Debian's (tested) order")
+            # Outside a repository git apply is a plain patch tool; the ceiling keeps it from
+            # taking an enclosing repository (the project's own checkout) for the tree.
+            env = {"GIT_CEILING_DIRECTORIES": os.path.dirname(os.path.abspath(dest))}
+            for name in applied:
+                source = os.path.join(ADJUSTED, name)
+                if not os.path.isfile(source):
+                    source = os.path.join(pdir, name)
+                with open(source, "rb") as f:
+                    data = f.read()
+                proc = run(["git", "apply", "--whitespace=nowarn", "-"], cwd=dest, env=env,
+                           input=data, check=False)
+                if proc.returncode != 0:
+                    raise ToolError(f"Debian's {name} does not apply to the base; fix it with an "
+                                    f"adjusted copy in base/adjusted/{name} (see "
+                                    f"base/debian-patches.txt):\n{proc.stderr.decode(errors='replace')}")
+
+    def commit_message(self):
+        applied = self.applied()
+        skipped = len(self.entries) - len(applied)
+        return (f"base: Debian {self.label} security and bug-fix patches\n\n"
+                f"{len(applied)} patches of Debian's python3.11 {self.label} applied as "
+                f"base/debian-patches.txt lists them ({skipped} left out, each with its reason):\n\n"
+                + "".join(f"  {name}" + (" (adjusted: base/adjusted/" + name + ")"
+                                         if os.path.isfile(os.path.join(ADJUSTED, name)) else "") + "\n"
+                          for name in applied)
+                + f"\nBase-Revision: {self.label}\n")
+
+
+def cmd_base(paths, args):
+    base = Base(paths.build, pristine=args.pristine)
+    dest = os.path.abspath(args.dest)
+    stamp = os.path.join(dest, ".fork-base")
+    want = f"{base.label} {base.digest()}\n"
+    try:
+        with open(stamp) as f:
+            current = f.read() == want
+    except OSError:
+        current = False
+    if not current:
+        if os.path.exists(dest):
+            shutil.rmtree(dest)
+        base.extract(dest)
+        if not base.pristine:
+            base.patch(dest)
+        with open(stamp, "w") as f:
+            f.write(want)
+        print(f"base: {dest}: CPython 3.11.2" + ("" if base.pristine else
+              f" + {len(base.applied())} patches of Debian {base.label}"), file=sys.stderr)
+    print(base.label)
+
+
 # --- commands ------------------------------------------------------------------------------------
 
 def cmd_export(paths, args):
@@ -239,7 +399,8 @@ def cmd_review(paths, args):
     with open(dest, "wb") as f:
         f.write(out)
     files = len(changed_paths(paths.tree, new))
-    print(f"review: {dest} ({files} files changed against pristine CPython 3.11.2)")
+    print(f"review: {dest} ({files} files changed against the base: CPython 3.11.2 + Debian patches, "
+          f"tag `base`; `git -C {paths.tree} diff pristine base` shows those)")
 
 
 def require_tree(paths):
@@ -255,32 +416,34 @@ def cmd_tree(paths, args):
     timestamps); the tree is as assembled but cpython/ moved on (re-assemble); the tree holds work
     that cpython/ lacks (refuse unless --force: `make export` first).
     """
+    base = Base(paths.build)
     if os.path.isdir(os.path.join(paths.tree, ".git")) and not args.force:
         tree_content = export_content(paths.tree)
         fork = fork_content(paths.fork)
-        if not differences(tree_content, fork):
+        stamp_content, stamp_base = read_stamp(paths)
+        if not differences(tree_content, fork) and stamp_base == base.digest():
             print(f"tree: {paths.tree} is up to date")
             return
-        if content_digest(tree_content) != read_stamp(paths):
+        if differences(tree_content, fork) and content_digest(tree_content) != stamp_content:
             listing = "\n".join(f"  cpython/{p}" for p in differences(tree_content, fork))
             raise ToolError("the assembled tree holds work that cpython/ lacks; `make export` it first "
                             f"or re-assemble with FORCE=1 to discard it:\n{listing}")
-    tarball = run([os.path.join(TOP, "tools", "fetch-base.sh")],
-                  env={"FORK_BUILD_DIR": paths.build}).stdout.decode().strip()
-    assemble(paths, tarball)
+        if stamp_base != base.digest():
+            print(f"tree: the base changed (now Debian {base.label}); re-assembling")
+    assemble(paths, base)
 
 
 def read_stamp(paths):
-    """Digest of the tree's export when it was last assembled, or None."""
+    """(digest of the tree's export, digest of its base) when it was last assembled, or Nones."""
     try:
         with open(os.path.join(paths.build, ".fork-stamp")) as f:
-            return f.read().strip()
+            lines = f.read().split()
     except OSError:
-        return None
+        lines = []
+    return (lines + [None, None])[0], (lines + [None, None])[1]
 
 
 def content_digest(content):
-    import hashlib
     h = hashlib.sha256()
     for rel in sorted(content):
         data, executable = content[rel]
@@ -289,16 +452,19 @@ def content_digest(content):
     return h.hexdigest()
 
 
-def assemble(paths, tarball):
+def assemble(paths, base):
     tree = paths.tree
     if os.path.exists(tree):
         shutil.rmtree(tree)
-    os.makedirs(tree)
-    run(["tar", "-xzf", tarball, "-C", tree, "--strip-components=1"])
+    base.extract(tree)
     git(tree, "init", "-q", "-b", "main")
     ensure_excludes(tree)
     git(tree, "add", "-A", "-f", ".")
-    git(tree, "commit", "-q", "--no-verify", "-m", "base: pristine CPython 3.11.2 (Python-3.11.2.tgz)")
+    git(tree, "commit", "-q", "--no-verify", "-m", "pristine: CPython 3.11.2 (Python-3.11.2.tgz)")
+    git(tree, "tag", "pristine")
+    base.patch(tree)
+    git(tree, "add", "-A", "-f", ".")
+    git(tree, "commit", "-q", "--no-verify", "-m", base.commit_message())
     git(tree, "tag", "base")
 
     content = fork_content(paths.fork)
@@ -323,8 +489,9 @@ def assemble(paths, tarball):
     git(tree, "tag", "fork")
     # The stamp is the canonical export of the fresh tree: what `export` would write now.
     with open(os.path.join(paths.build, ".fork-stamp"), "w") as f:
-        f.write(content_digest(export_content(tree)) + "\n")
-    print(f"tree: assembled {tree} (base {git(tree, 'rev-parse', '--short', 'base').stdout.decode().strip()}, "
+        f.write(content_digest(export_content(tree)) + "\n" + base.digest() + "\n")
+    print(f"tree: assembled {tree} (base {git(tree, 'rev-parse', '--short', 'base').stdout.decode().strip()}"
+          f" = CPython 3.11.2 + {len(base.applied())} patches of Debian {base.label}, "
           f"fork {git(tree, 'rev-parse', '--short', 'fork').stdout.decode().strip()}, "
           f"{len(content)} fork files)")
 
@@ -364,10 +531,13 @@ def main(argv=None):
     sub.add_parser("check-exported", help="fail when the assembled tree holds unexported work")
     p = sub.add_parser("review", help="write the whole change as one diff")
     p.add_argument("--output", help="default: build/fork.diff")
+    p = sub.add_parser("base", help="extract the base alone (for the stock reference) and print its label")
+    p.add_argument("dest", help="directory to hold it")
+    p.add_argument("--pristine", action="store_true", help="the bare 3.11.2 tarball, without Debian's patches")
     args = parser.parse_args(argv)
     paths = Paths(args)
     handler = {"tree": cmd_tree, "export": cmd_export, "check-exported": cmd_check_exported,
-               "review": cmd_review}[args.command]
+               "review": cmd_review, "base": cmd_base}[args.command]
     try:
         return handler(paths, args) or 0
     except ToolError as e:

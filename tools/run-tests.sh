@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The fork's test command (`make test`): run from the project root after the fork is built.
 #
-#   tools/run-tests.sh VARIANT [fork] [stress] [fuzz] [capi] [coverage] [regrtest] [roundtrip]     (default: all)
+#   tools/run-tests.sh VARIANT [fork] [security] [stress] [fuzz] [capi] [coverage] [regrtest] [roundtrip]
+#              (default: all)
 #
 #   fork       the fork's own tests under tests/ (identity, ABI, ...), run by the fork's interpreter
+#   security   tests/security: the security fixes of the base (base/debian-patches.txt) are in the
+#              fork, and each fix's tests fail without it (pristine 3.11.2's Lib/ under the fork's
+#              interpreter; also a pristine build, `tools/build.sh pristine VARIANT`, if there is one)
 #   stress     tests/stress: bounded, seeded stress scenarios for sys.monitoring (STRESS_SEED,
 #              STRESS_SCALE; with a debug build also the -R style leak check)
 #   fuzz       tests/fuzz: a short fixed-seed fuzz run (FUZZ_SEED, FUZZ_ITERATIONS; `make fuzz` runs
@@ -24,7 +28,7 @@ set -uo pipefail
 variant=${1:-default}
 shift || true
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(fork stress fuzz capi coverage regrtest roundtrip)
+[ ${#parts[@]} -eq 0 ] && parts=(fork security stress fuzz capi coverage regrtest roundtrip)
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -101,6 +105,37 @@ run_coverage() {
     local st=$?
     cat "$out/coverage.log"
     tally coverage "$(tail -n1 "$out/coverage.log")" $st
+}
+
+run_security() {
+    echo "== security fixes of the base (tests/security, with $python)"
+    local st line pristine_py
+    "$python" -m unittest discover -v -s tests/security -t tests/security -p 'test_*.py' > "$out/security.log" 2>&1
+    st=$?
+    grep -E '(\.\.\. |^Ran |^OK|^FAILED)' "$out/security.log" | grep -v '\.\.\. ok$' || true
+    [ $st -ne 0 ] && tail -n 60 "$out/security.log"
+    tally security "$(unittest_line "$out/security.log")" $st
+
+    # The same tests must fail without the fixes: on pristine 3.11.2's standard library, taken from
+    # the assembled tree's `pristine` commit and run by the fork's interpreter (which leaves out the
+    # fixes made in C) ...
+    echo "== ... and fail on pristine CPython 3.11.2 (its Lib/, with $python)"
+    rm -rf "$out/pristine-lib" && mkdir -p "$out/pristine-lib"
+    git -C build/cpython archive pristine Lib | tar -x -C "$out/pristine-lib"
+    env "${clean_env[@]}" PYTHONPATH="$top/$out/pristine-lib/Lib" "$python" -s tests/security/check_pristine.py \
+        --stdlib-only > "$out/security-pristine.log" 2>&1
+    st=$?
+    cat "$out/security-pristine.log"
+    tally pristine "$(tail -n1 "$out/security-pristine.log")" $st
+    # ... and on a pristine build, when one was made (it is not built here: a whole extra build).
+    pristine_py=build/obj/pristine-$variant/python
+    if [ -x "$pristine_py" ]; then
+        echo "== ... and fail on the pristine build $pristine_py"
+        env "${clean_env[@]}" "$pristine_py" -s tests/security/check_pristine.py > "$out/security-pristine-build.log" 2>&1
+        st=$?
+        cat "$out/security-pristine-build.log"
+        tally pristine-b "$(tail -n1 "$out/security-pristine-build.log")" $st
+    fi
 }
 
 run_roundtrip() {
@@ -231,6 +266,7 @@ EOF
 for part in "${parts[@]}"; do
     case $part in
         fork) run_fork ;;
+        security) run_security ;;
         stress) run_stress ;;
         fuzz) run_fuzz ;;
         capi) run_capi ;;

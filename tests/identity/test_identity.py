@@ -1,7 +1,8 @@
 """The fork is a drop-in CPython 3.11: it says it is the fork, and is stock 3.11 everywhere else.
 
 Run with the fork's interpreter.  Environment:
-  FORK_TREE       the assembled tree (build/cpython), whose `base` tag is the pristine source
+  FORK_TREE       the assembled tree (build/cpython), whose `base` tag is the source the fork is built
+                  on (pristine 3.11.2 + Debian's security patches) and `pristine` the bare tarball
   FORK_ABI_ROOT   an unpacked Debian python3-yaml (tests/abi/fetch-debian-extension.sh)
   STOCK_PYTHON    optional: another CPython 3.11 for the .pyc interchange test
 """
@@ -20,12 +21,21 @@ import unittest
 FORK_TREE = os.environ.get("FORK_TREE")
 
 
-def base_source(path):
-    """A file of the pristine 3.11.2 source, as committed in the assembled tree's base commit."""
+def base_source(path, rev="base"):
+    """A file of the base source, as committed in the assembled tree's base (or pristine) commit."""
     if not FORK_TREE:
         raise unittest.SkipTest("FORK_TREE not set")
-    return subprocess.run(["git", "-C", FORK_TREE, "show", f"base:{path}"],
+    return subprocess.run(["git", "-C", FORK_TREE, "show", f"{rev}:{path}"],
                           check=True, capture_output=True, text=True).stdout
+
+
+def base_revision():
+    """The Debian revision whose patches the base carries (its commit's Base-Revision trailer)."""
+    if not FORK_TREE:
+        raise unittest.SkipTest("FORK_TREE not set")
+    return subprocess.run(["git", "-C", FORK_TREE, "show", "-s",
+                           "--format=%(trailers:key=Base-Revision,valueonly)", "base"],
+                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 class IdentityTests(unittest.TestCase):
@@ -33,6 +43,24 @@ class IdentityTests(unittest.TestCase):
         self.assertTrue(sys.version.startswith("3.11.2+monitoring "), sys.version)
         out = subprocess.run([sys.executable, "-V"], capture_output=True, text=True).stdout
         self.assertEqual(out.strip(), "Python 3.11.2+monitoring")
+
+    def test_version_names_the_base(self):
+        # "3.11.2+monitoring (tags/fork:<commit>+base=3.11.2-6+deb12u8, <date>, <time>) [<compiler>]"
+        revision = base_revision()
+        self.assertRegex(revision, r"^3\.11\.2-\d+\+deb\d+u\d+$")
+        self.assertIn(f"+base={revision},", sys.version)
+        # ... in a shape platform still parses
+        import platform
+        buildno, builddate = platform.python_build()
+        self.assertTrue(buildno.endswith(f"+base={revision}"), buildno)
+
+    def test_base_keeps_version_and_magic(self):
+        # Debian's patches are fixes only: the version and the bytecode format are 3.11.2's.
+        self.assertEqual(base_source("Include/patchlevel.h"), base_source("Include/patchlevel.h", "pristine"))
+        magic = re.compile(r"^MAGIC_NUMBER = .*$", re.M)
+        path = "Lib/importlib/_bootstrap_external.py"
+        self.assertEqual(magic.findall(base_source(path)), magic.findall(base_source(path, "pristine")))
+        self.assertEqual(len(magic.findall(base_source(path))), 1)
 
     def test_version_info_is_stock(self):
         base = base_source("Include/patchlevel.h")

@@ -72,7 +72,10 @@ class RoundTrip(unittest.TestCase):
     def test_roundtrip(self):
         self.tool("tree")
         first_commit = self.git("rev-parse", "fork")
-        self.assertEqual(self.git("rev-list", "--count", "fork"), "2")
+        # pristine tarball, base (+ Debian's patches), fork
+        self.assertEqual(self.git("rev-list", "--count", "fork"), "3")
+        self.assertEqual(self.git("rev-parse", "fork~2"), self.git("rev-parse", "pristine"))
+        self.assertEqual(self.git("rev-parse", "fork~1"), self.git("rev-parse", "base"))
         self.assertEqual(self.git("status", "--porcelain"), "", "assembly left the tree dirty")
         self.assertIn("holds all", self.tool("check-exported"))
         self.assertIn("up to date", self.tool("tree"))
@@ -146,6 +149,21 @@ class RoundTrip(unittest.TestCase):
         self.tool("tree", "--force")
         self.assertEqual(self.git("status", "--porcelain"), "")
         self.assertEqual(self.git("rev-parse", "fork"), first_commit)
+
+        # The base moving on (another Debian revision or patch list) re-assembles a tree that holds
+        # no work of its own, and still refuses to replace one that does.
+        stamp = os.path.join(self.build, ".fork-stamp")
+        with open(stamp) as f:
+            content_digest, base_digest = f.read().split()
+        with open(stamp, "w") as f:
+            f.write(f"{content_digest}\n{'0' * 64}\n")
+        self.edit("Lib/colorsys.py", lambda s: s + "# unexported\n")
+        self.assertIn("lacks", self.tool("tree", expect=1))
+        self.git("checkout", "-q", "--", "Lib/colorsys.py")
+        self.assertIn("base changed", self.tool("tree"))
+        self.assertEqual(self.git("rev-parse", "fork"), first_commit)
+        with open(stamp) as f:
+            self.assertEqual(f.read().split(), [content_digest, base_digest])
 
     def ls_tree(self, tree, treeish):
         """{path: (mode, blob id)}: blob ids are content hashes, comparable across repositories."""
