@@ -810,6 +810,9 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
             (base == FOR_ITER && branch_tools)) {
             inner = instrumented_opcode[base];
             count++;
+            if (branch_tools) {
+                keep_lines = 1;     /* FOR_ITER's branch events need the table */
+            }
         }
         else if (branch_tools) {
             inner = INSTRUMENTED_BRANCH;
@@ -1234,26 +1237,30 @@ _Py_call_instrumentation_exc0(PyThreadState *tstate, int event,
 }
 
 /* C_RETURN and C_RAISE are ancillary to CALL: they go to the tools that
-   the CALL event of the same call was for (`called`, what firing it
-   returned) and still monitor CALL here.  A tool whose CALL callback returned
-   DISABLE therefore still learns how that call ended, as upstream has it;
-   later calls at this location are not instrumented for it any more. */
+   monitor CALL here when the call ends, except those that had DISABLEd CALL
+   here before the call was made.  `called` is what firing the CALL event of
+   the same call returned: a tool whose CALL callback returned DISABLE for
+   this very call therefore still learns how it ended, as upstream has it,
+   and a tool that switched CALL on while the call ran learns it too. */
 int
 _Py_call_instrumentation_c_event(PyThreadState *tstate, int event,
                                  _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
                                  PyObject *callable, PyObject *arg0, uint8_t called)
 {
     assert((_PY_MONITORING_C_EVENT_SET >> event) & 1);
-    if (tstate->tracing || called == 0) {
+    if (tstate->tracing) {
         return 0;
     }
     PyInterpreterState *interp = tstate->interp;
+    PyCodeObject *co = frame->f_code;
     uint8_t tools = interp->monitoring.events.tools[PY_MONITORING_EVENT_CALL];
-    _PyCoMonitoringData *data = get_data(frame->f_code, interp);
+    _PyCoMonitoringData *data = get_data(co, interp);
     if (data != NULL) {
         tools |= data->local.tools[PY_MONITORING_EVENT_CALL];
+        if (data->disabled != NULL) {
+            tools &= called | ~data->disabled[instr - _PyCode_CODE(co)];
+        }
     }
-    tools &= called;
     if (event == PY_MONITORING_EVENT_C_RAISE) {
         return call_instrumentation_exc(tstate, event, frame, instr, tools, 0,
                                         callable, arg0);
@@ -1278,8 +1285,20 @@ _Py_call_instrumentation_delegate_ended(PyThreadState *tstate,
     if (!_Py_MONITORING_WANTS(tstate->interp, PY_MONITORING_EVENT_PY_THROW)) {
         return 0;
     }
-    return _Py_call_instrumentation_exc0(tstate, PY_MONITORING_EVENT_PY_THROW,
-                                         frame, frame->prev_instr);
+    /* The callbacks see the generator running, its frame on top of the
+       thread's frames, as for any other PY_THROW. */
+    PyGenObject *gen = _PyFrame_GetGenerator(frame);
+    PyFrameState state = gen->gi_frame_state;
+    _PyInterpreterFrame *top = tstate->cframe->current_frame;
+    frame->previous = top;
+    tstate->cframe->current_frame = frame;
+    gen->gi_frame_state = FRAME_EXECUTING;
+    int err = _Py_call_instrumentation_exc0(tstate, PY_MONITORING_EVENT_PY_THROW,
+                                            frame, frame->prev_instr);
+    gen->gi_frame_state = state;
+    tstate->cframe->current_frame = top;
+    frame->previous = NULL;
+    return err;
 }
 
 int
@@ -1527,8 +1546,11 @@ call_jump_event(PyThreadState *tstate, PyCodeObject *co, int event, int index,
             break;
         }
         Py_DECREF(res);
-        if (res == &_PyInstrumentation_DISABLE) {
-            _PyCoLineEntry *entry = &layer_data(co)->lines[index];
+        /* A callback may have switched the branch events off in co, which
+           frees the side table: then there is nothing left to disable. */
+        _PyCoLineEntry *lines = layer_data(co)->lines;
+        if (res == &_PyInstrumentation_DISABLE && lines != NULL) {
+            _PyCoLineEntry *entry = &lines[index];
             uint8_t bit = (uint8_t)(1 << tool);
             switch (event) {
                 case PY_MONITORING_EVENT_BRANCH_RIGHT:

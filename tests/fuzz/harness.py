@@ -296,7 +296,10 @@ class Recorder:
             if id(code) not in self.codes:
                 return None
             frame = sys._getframe(1)
-            loc = frame.f_lasti if ev == "LINE" else args[0]
+            # DISABLE from LINE switches off that whole line of the code object
+            # (the fork's rule: a loop sharing its header's line stops costing), so
+            # LINE's "location" is its line.
+            loc = ("line", args[0]) if ev == "LINE" else args[0]
             self.stream.append((ev, codekey(code)) + norm_args(ev, args))
             self.locs.append(loc)
             fid = id(frame)

@@ -2705,6 +2705,28 @@ class TestEventConsistency(MonitoringTestCase):
             mon.free_tool_id(TOOL)
         return seen
 
+    def test_branch_callback_switches_events_off_then_disables(self):
+        # The callback's own change frees the side table before its DISABLE
+        # is applied (this crashed).
+        def loop():
+            t = 0
+            for i in range(3):
+                t += i
+            return t
+        seen = []
+
+        def on_branch(code, src, dest):
+            if code is loop.__code__:
+                seen.append(src)
+                mon.set_local_events(TOOL, code, 0)
+                return mon.DISABLE
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.BRANCH_LEFT, on_branch)
+        self.set_local(TOOL, loop, E.BRANCH_LEFT)
+        self.assertEqual(loop(), 3)
+        self.assertEqual(loop(), 3)
+        self.assertEqual(len(seen), 1)
+
     def test_for_loop_over_generator_returning_a_value(self):
         # The StopIteration that ends iterating a generator is
         # STOP_ITERATION, never RAISE, whether STOP_ITERATION is on or not.
