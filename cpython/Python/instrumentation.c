@@ -2961,8 +2961,14 @@ PyMonitoring_RegisterNativeCallback(int tool_id, int event_id,
     PyObject **slot = &interp->monitoring.callables[tool_id][event_id];
     PyObject *previous = *slot;
     *slot = (PyObject *)cb;
+    /* Only events with a callback are instrumented, as for
+       sys.monitoring.register_callback(). */
+    int err = 0;
+    if ((previous == NULL) != (cb == NULL)) {
+        err = tool_state_changed(interp);
+    }
     Py_XDECREF(previous);
-    return 0;
+    return err;
 }
 
 
