@@ -3272,7 +3272,35 @@ def _line_owners(funcs):
     return owners
 
 
-class LineRecorder:
+class _OwnersTool:
+    """A tool monitoring the code objects in self.owners: register() claims
+    the tool id and registers the callbacks; the events self.wanted are set
+    on each owner (self.local) or globally."""
+
+    def start(self):
+        self.register()
+        if self.local:
+            for code in self.owners:
+                mon.set_local_events(self.tool, code, self.wanted)
+        else:
+            mon.set_events(self.tool, self.wanted)
+        return self
+
+    def stop(self):
+        if mon.get_tool(self.tool) is not None:
+            for code in self.owners:
+                mon.set_local_events(self.tool, code, 0)
+            mon.free_tool_id(self.tool)
+        mon.restart_events()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+class LineRecorder(_OwnersTool):
     """Records LINE events of the given functions as (name, relative line).
 
     With ``disable``, every callback returns DISABLE; with ``local``, the
@@ -3299,28 +3327,9 @@ class LineRecorder:
         self.events.append((owner[0], line - owner[1]))
         return mon.DISABLE if self.disable else None
 
-    def start(self):
+    def register(self):
         mon.use_tool_id(self.tool, "lines")
         mon.register_callback(self.tool, E.LINE, self.line)
-        if self.local:
-            for code in self.owners:
-                mon.set_local_events(self.tool, code, self.wanted)
-        else:
-            mon.set_events(self.tool, self.wanted)
-        return self
-
-    def stop(self):
-        if mon.get_tool(self.tool) is not None:
-            for code in self.owners:
-                mon.set_local_events(self.tool, code, 0)
-            mon.free_tool_id(self.tool)
-        mon.restart_events()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
 
 class Expectations:
@@ -3346,7 +3355,7 @@ class Expectations:
         return [((func, args), expected) for func, args, expected in self.rows]
 
 
-class BranchRecorder:
+class BranchRecorder(_OwnersTool):
     """Records JUMP, BRANCH_LEFT and BRANCH_RIGHT of the given functions as
     (event, name, source line, destination line), lines relative to the
     def, and checks every branch event against code.co_branches()."""
@@ -3384,29 +3393,10 @@ class BranchRecorder:
             return mon.DISABLE if event in self.disable else None
         return callback
 
-    def start(self):
+    def register(self):
         mon.use_tool_id(self.tool, "branches")
         for name in self.EVENTS:
             mon.register_callback(self.tool, getattr(E, name), self._callback(name))
-        if self.local:
-            for code in self.owners:
-                mon.set_local_events(self.tool, code, self.wanted)
-        else:
-            mon.set_events(self.tool, self.wanted)
-        return self
-
-    def stop(self):
-        if mon.get_tool(self.tool) is not None:
-            for code in self.owners:
-                mon.set_local_events(self.tool, code, 0)
-            mon.free_tool_id(self.tool)
-        mon.restart_events()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
 
 LINE_EXPECTED = Expectations([
