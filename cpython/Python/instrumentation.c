@@ -250,6 +250,7 @@ typedef struct {
     uint8_t right_disabled;     /* tools that DISABLEd BRANCH_RIGHT here */
     uint8_t branch_disabled;    /* tools that DISABLEd BRANCH here */
     uint8_t loop_test;          /* taking this jump is BRANCH_LEFT (is_loop_test()) */
+    uint8_t quiet;              /* what frames without events run (quiet_opcode()) */
 } _PyCoLineEntry;
 
 
@@ -785,6 +786,58 @@ reaches_past_itself(int opcode, int base)
     }
 }
 
+/* Frames that receive no events are those of callbacks and trace functions
+   (tstate->tracing): INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION send them
+   to lines[i].quiet at once.  Nothing under a layer may be specialized for
+   the frames that do get events (see above), but quiet frames may run the
+   specialized form the instruction had when it was layered: that form checks
+   its caches, and a miss under a layer goes to the generic form without
+   respecializing (ceval.c, miss), so the layer stays.  Excluded are the forms
+   that run or skip the following instruction, whose events would be lost
+   (superinstructions, COMPARE_OP_*_JUMP, BINARY_OP_INPLACE_ADD_UNICODE, the
+   PRECALL forms that make the call), CALL (whose forms pair with PRECALL's),
+   and adaptive forms, which rewrite the instruction.  Without this, an
+   INSTRUCTION callback ran its own code unspecialized, through the layers:
+   more than the rest of the event. */
+static int
+quiet_opcode(int op, int base, int generic)
+{
+    if (generic != base) {
+        return generic;         /* an instrumented instruction: it checks */
+    }
+    if (op >= MIN_INSTRUMENTED_OPCODE || op == base || _PyOpcode_Deopt[op] != base ||
+        op == _PyOpcode_Adaptive[base]) {
+        return generic;
+    }
+    switch (base) {
+        case PRECALL:
+        case CALL:
+        case COMPARE_OP:
+            return generic;
+        default:
+            break;
+    }
+    switch (op) {
+        case LOAD_FAST__LOAD_FAST:
+        case LOAD_FAST__LOAD_CONST:
+        case LOAD_CONST__LOAD_FAST:
+        case STORE_FAST__LOAD_FAST:
+        case STORE_FAST__STORE_FAST:
+        case BINARY_OP_INPLACE_ADD_UNICODE:
+            return generic;
+        default:
+            return op;
+    }
+}
+
+int
+_PyMonitoring_QuietOpcode(PyCodeObject *co, int index)
+{
+    _PyCoMonitoringData *data = layer_data(co);
+    assert(data != NULL && data->lines != NULL);
+    return data->lines[index].quiet;
+}
+
 /* One pass over the bytecode: instrument every location where some tool
    wants the event and has not DISABLEd it, de-instrument the others. */
 static void
@@ -849,6 +902,12 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
         uint8_t instr_tools = instruction_tools_at(co, lines, i, base, wanted);
         if (line_tools || instr_tools) {
             int generic = inner >= MIN_INSTRUMENTED_OPCODE ? inner : base;
+            /* The specialized form, if it is still there (not layered yet)
+               or was kept when the layer was put over it. */
+            int quick = opcode < MIN_INSTRUMENTED_OPCODE ? opcode
+                        : (opcode == INSTRUMENTED_LINE || opcode == INSTRUMENTED_INSTRUCTION)
+                          ? lines[i].quiet : generic;
+            lines[i].quiet = (uint8_t)quiet_opcode(quick, base, generic);
             if (line_tools) {
                 _Py_SET_OPCODE(instrs[i], INSTRUMENTED_LINE);
                 lines[i].line_original = instr_tools ? INSTRUMENTED_INSTRUCTION : generic;

@@ -127,6 +127,12 @@ extern PyObject *_PyMonitoring_CodeBranches(PyCodeObject *co);
 /* The deoptimized opcode of the instruction at `index`, looking through
    INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION to what they hide. */
 extern int _PyMonitoring_BaseOpcode(PyCodeObject *co, int index);
+/* The opcode a frame that receives no events (tstate->tracing: it runs a
+   callback or a trace function) runs at `index`, which holds
+   INSTRUMENTED_LINE or INSTRUMENTED_INSTRUCTION: the specialized form the
+   instruction had when the layer was put over it, where running that form
+   cannot skip another instruction's events, or what the layer hides. */
+extern int _PyMonitoring_QuietOpcode(PyCodeObject *co, int index);
 /* In `copy`, a copy of co's adaptive bytecode, put back the opcodes that
    INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION hide (before deoptimizing). */
 extern void _PyMonitoring_RevealOriginal(PyCodeObject *co, _Py_CODEUNIT *copy);
