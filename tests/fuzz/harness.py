@@ -640,21 +640,42 @@ def stream_context(s, i, decisions=None, n=4):
                      for j in range(lo, min(len(s), i + 3)))
 
 
-def match_model(expected, decisions, got):
+def match_model(expected, decisions, got, budget=10000):
     """Align got with expected [(record, optional)]: optional records may be missing.
-    -> (True if they match, the expected records and decisions as aligned with got)."""
-    j = 0
+    -> (True if they match, the expected records and decisions as aligned with got).
+
+    An optional record equal to the next one received is taken first; when the rest does not
+    match, the alignment goes back to the last such choice and leaves the optional record out
+    instead (an optional STOP_ITERATION may look exactly like the required ones after it), at
+    most budget times.  A mismatch is reported as the first attempt found it."""
+    k = j = 0
     recs, decs = [], []
-    for k, (rec, optional) in enumerate(expected):
-        if j < len(got) and got[j] == rec:
-            recs.append(rec)
-            decs.append(decisions[k])
-            j += 1
-        elif not optional:
-            recs += [r for r, _ in expected[k:]]
-            decs += decisions[k:]
-            return False, recs, decs
-    return j == len(got), recs, decs
+    choices = []            # (k, j, len(recs)) where an optional record was taken
+    report = None
+    while True:
+        if k < len(expected):
+            rec, optional = expected[k]
+            if j < len(got) and got[j] == rec:
+                if optional:
+                    choices.append((k, j, len(recs)))
+                recs.append(rec)
+                decs.append(decisions[k])
+                k += 1
+                j += 1
+                continue
+            if optional:
+                k += 1
+                continue
+        elif j == len(got):
+            return True, recs, decs
+        if report is None:
+            report = (recs + [r for r, _ in expected[k:]], decs + decisions[k:])
+        if not choices or budget <= 0:
+            return False, report[0], report[1]
+        budget -= 1
+        k, j, n = choices.pop()
+        del recs[n:], decs[n:]
+        k += 1
 
 
 EXC_EVENTS = {"RAISE", "RERAISE", "EXCEPTION_HANDLED", "PY_UNWIND", "PY_THROW"}
