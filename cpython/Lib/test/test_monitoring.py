@@ -15,6 +15,7 @@ compiles or runs a construct differently from 3.11, each with the reason.
 """
 
 import dis
+import gc
 import sys
 import threading
 import time
@@ -2790,6 +2791,36 @@ class TestEventConsistency(MonitoringTestCase):
         self.assertEqual(loop(), 3)
         self.assertEqual(loop(), 3)
         self.assertEqual(len(seen), 1)
+
+    def test_gc_sees_a_running_generator_as_without_events(self):
+        # Whether the GC traverses the locals and stack of a running
+        # generator's frame does not depend on events delivered in it.  (The
+        # fork left the stack top stored for a callback behind, so that the
+        # GC traversed slots the eval loop had popped since, whose references
+        # may be gone: a "refcount is too small" abort in debug builds.  3.11
+        # keeps a running frame's stack from the GC; 3.14 traverses it.)
+        class Marker:
+            pass
+
+        def local_seen_by_gc():
+            seen = []
+
+            def gen():
+                local = Marker()
+                len(())
+                seen.append(local in gc.get_referents(it))
+                yield local
+            it = gen()
+            next(it)
+            return seen
+        without = local_seen_by_gc()
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.CALL, lambda *args: None)
+        mon.set_events(TOOL, E.CALL)
+        with_events = local_seen_by_gc()
+        mon.set_events(TOOL, 0)
+        self.assertEqual(len(without), 1)
+        self.assertEqual(with_events, without)
 
     def test_for_loop_over_generator_returning_a_value(self):
         # The StopIteration that ends iterating a generator is
