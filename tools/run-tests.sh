@@ -174,17 +174,9 @@ run_stress() {
     tally stress "$(tail -n1 "$out/stress.log")" $st
 }
 
-# The short run's events: all but JUMP, BRANCH_LEFT/BRANCH_RIGHT and INSTRUCTION, for which the
-# fuzzer's model and the engine still disagree on a few programs under random DISABLE and tool
-# changes (seeds 1000071, 1000108, 1000141, 1000143, 1000151 of master seed 1: not yet triaged,
-# model or engine).  `make fuzz` runs every event; FUZZ_EVENTS= (empty) does here too.
-FUZZ_SHORT_EVENTS=PY_START,PY_RESUME,PY_RETURN,PY_YIELD,CALL,C_RETURN,C_RAISE,STOP_ITERATION,RAISE
-FUZZ_SHORT_EVENTS+=,RERAISE,EXCEPTION_HANDLED,PY_UNWIND,PY_THROW,LINE
-
 run_fuzz() {
     echo "== fuzzer, short run (tests/fuzz, seed ${FUZZ_SEED:-1}, ${FUZZ_ITERATIONS:-150} programs)"
     local st
-    FUZZ_EVENTS=${FUZZ_EVENTS-$FUZZ_SHORT_EVENTS} \
     python3 tests/fuzz/fuzz.py --python "$python" --seed "${FUZZ_SEED:-1}" --iterations "${FUZZ_ITERATIONS:-150}" \
         --quiet --out "$out/fuzz" > "$out/fuzz.log" 2>&1
     st=$?

@@ -1388,16 +1388,43 @@ _Py_call_instrumentation_stop_iteration(PyThreadState *tstate,
 
 /* LINE and INSTRUCTION -----------------------------------------------------*/
 
+/* interp's side table of co, to record a DISABLE of LINE, INSTRUCTION, JUMP
+   or a branch event in.  The callback that returned DISABLE may have switched
+   the event off in co first (set_events() or set_local_events() from inside
+   the callback), and with the last layer instrument_code() freed the table:
+   it is made again, because the DISABLE outlives the event set as every
+   other one does, until restart_events() (instrument_code() keeps a table
+   with a mask set).  Returns NULL with an exception set on failure. */
+static _PyCoLineEntry *
+table_for_disable(PyInterpreterState *interp, PyCodeObject *co, _PyCoMonitoringData **pdata)
+{
+    _PyCoMonitoringData *data = get_or_create_data(co, interp);
+    if (data == NULL) {
+        return NULL;
+    }
+    if (data->lines == NULL) {
+        /* Made from the bytecode without another interpreter's layers, as
+           in force_instrument(). */
+        own_bytecode(co, data);
+        data->lines = create_line_table(co);
+        if (data->lines == NULL) {
+            return NULL;
+        }
+    }
+    *pdata = data;
+    return data->lines;
+}
+
 /* A tool returned DISABLE for LINE or INSTRUCTION at index: LINE goes off for
    that tool on the whole line of the code object, INSTRUCTION at index. */
 static int
 disable_layer(PyInterpreterState *interp, PyCodeObject *co, int event, int index, int tool)
 {
-    _PyCoMonitoringData *data = layer_data(co);
-    if (data == NULL || data->lines == NULL) {
-        return 0;
+    _PyCoMonitoringData *data;
+    _PyCoLineEntry *lines = table_for_disable(interp, co, &data);
+    if (lines == NULL) {
+        return -1;
     }
-    _PyCoLineEntry *lines = data->lines;
     uint8_t bit = (uint8_t)(1 << tool);
     if (event == PY_MONITORING_EVENT_LINE) {
         int line = lines[index].line;
@@ -1605,10 +1632,13 @@ call_jump_event(PyThreadState *tstate, PyCodeObject *co, int event, int index,
             break;
         }
         Py_DECREF(res);
-        /* A callback may have switched the branch events off in co, which
-           frees the side table: then there is nothing left to disable. */
-        _PyCoLineEntry *lines = layer_data(co)->lines;
-        if (res == &_PyInstrumentation_DISABLE && lines != NULL) {
+        if (res == &_PyInstrumentation_DISABLE) {
+            _PyCoMonitoringData *data;
+            _PyCoLineEntry *lines = table_for_disable(interp, co, &data);
+            if (lines == NULL) {
+                err = -1;
+                break;
+            }
             _PyCoLineEntry *entry = &lines[index];
             uint8_t bit = (uint8_t)(1 << tool);
             switch (event) {
@@ -1625,7 +1655,7 @@ call_jump_event(PyThreadState *tstate, PyCodeObject *co, int event, int index,
         }
     }
     if (disabled) {
-        _PyCoMonitoringData *data = layer_data(co);
+        _PyCoMonitoringData *data = get_data(co, interp);
         _Py_Monitors wanted;
         wanted_events(interp, data, &wanted);
         instrument_for(co, data, &wanted);

@@ -62,6 +62,24 @@ OFFSET_EVENTS = set(ALL_NAMES) - {"LINE"}
 # after the instruction started, whether they are delivered is the engine's choice (upstream decides
 # by the instrumentation the instruction was dispatched with).
 IN_FLIGHT = {"C_RETURN", "C_RAISE", "STOP_ITERATION"}
+# The branch events of a FOR_ITER are in flight the same way: the iterator's __next__ may run Python
+# code that changes B's events before the loop goes on or ends.  The fork reports them from
+# INSTRUMENTED_FOR_ITER, so as the instruction was dispatched (as 3.13 does); 3.14 reports
+# BRANCH_LEFT so too but BRANCH_RIGHT from the END_FOR/POP_ITER after the loop, by the
+# instrumentation at that point.  Either is the engine's choice.
+BRANCH_EVENTS = {"BRANCH_LEFT", "BRANCH_RIGHT", "BRANCH"}
+
+
+def opname_at(code, offset, _cache={}):
+    m = _cache.get(id(code))
+    if m is None or m[0] is not code:
+        m = _cache[id(code)] = (code, {i.offset: i.opname for i in dis.get_instructions(code)})
+    return m[1].get(offset)
+
+
+def in_flight(ev, code, offset):
+    """Can the event come from an instruction that began before B's last change?"""
+    return ev in IN_FLIGHT or (ev in BRANCH_EVENTS and opname_at(code, offset) == "FOR_ITER")
 # Events whose offset is an instruction's own.  The exception events are left out: upstream (3.13,
 # 3.14) reports an exception raised inside a CALL at the call's last inline cache entry.
 AT_INSTRUCTION = OFFSET_EVENTS - {"RAISE", "RERAISE", "EXCEPTION_HANDLED", "PY_UNWIND", "PY_THROW"}
@@ -427,9 +445,9 @@ class BDecider:
             out.append((code, sorted(s)))
         return out
 
-    def decide(self, ev):
-        """-> (disable, [action, ...]) for an event B receives."""
-        if ev in IN_FLIGHT:
+    def decide(self, ev, code, offset):
+        """-> (disable, [action, ...]) for an event B receives (at offset of code)."""
+        if in_flight(ev, code, offset):
             # Whether B gets these can depend on what B did while the instruction was in
             # flight (see replay()); they must not steer what B does next.
             return False, []
@@ -512,7 +530,7 @@ class RandomTool:
                 if args[0] not in starts and len(self.violations) < 5:
                     self.violations.append(f"event #{len(self.stream) - 1} {ev} in {code.co_qualname}: "
                                            f"offset {args[0]} is not an instruction's (inside an inline cache?)")
-            disable, actions = self.decider.decide(ev)
+            disable, actions = self.decider.decide(ev, code, args[0])
             for a in actions:
                 if a[0] == "set_events":
                     mon.set_events(B_TOOL, bits(a[1]))
@@ -546,15 +564,40 @@ def replay(case, codes, full_stream, full_locs, fsers, alone):
     out = []
     decisions = []
     last_in_frame = {}          # frame serial -> index of its previous event in A's stream
+    began = {}                  # frame serial -> where its current instruction began (see below)
     changed_at = -1             # index in A's stream of B's last change of event sets
-    cut_call = {}               # (frame serial, offset) of a CALL B answered with DISABLE
+    # (frame serial, offset) -> whether the CALL made there was for B: B had CALL on there (with
+    # a callback or not) and had not DISABLEd it.
+    call_for_b = {}
+    bykey = {codekey(c): c for c in codes}
     for i, (rec, loc, fs) in enumerate(zip(full_stream, full_locs, fsers)):
         ev, ck = rec[0], rec[1]
         prev = last_in_frame.get(fs, -1)
         last_in_frame[fs] = i
+        # The events an instruction fires while it runs (RAISE or STOP_ITERATION at the
+        # FOR_ITER whose iterator is exhausted, before its BRANCH_RIGHT) belong to the
+        # instruction that began before them: a change B makes in their callbacks is one made
+        # in flight too.
+        if prev >= 0 and full_stream[prev][0] in ("RAISE", "STOP_ITERATION") \
+                and full_locs[prev] == loc and fsers[prev] == fs:
+            start = began.get(fs, -1)
+        else:
+            start = prev
+        began[fs] = start
         delivered = model.delivers(ev, ck, loc)
-        optional = alone and ev in IN_FLIGHT and changed_at > prev
-        if ev in ANCILLARY and cut_call.pop((fs, loc), False):
+        flight = ev != "LINE" and in_flight(ev, bykey[ck], rec[2])
+        optional = alone and flight and changed_at > start
+        if ev == "CALL":
+            call_for_b[(fs, loc)] = (("CALL" in model.glob or "CALL" in model.local.get(ck, ()))
+                                     and (ck, loc, "CALL") not in model.disabled)
+        elif ev in ANCILLARY and call_for_b.pop((fs, loc), False) and (ck, loc, ev) in model.disabled:
+            # C_RETURN/C_RAISE ride on the CALL: after DISABLE from CALL the tool gets them no
+            # more at that location (upstream 3.13/3.14), but a call already made there when it
+            # was DISABLEd (the call that got the DISABLE, or an outer one of a recursion) is
+            # another matter.  The fork reports its end to the tools its CALL event was for (the
+            # documentation: they "will only be seen if the corresponding CALL event is being
+            # monitored"); upstream does when the tool is alone and not when another tool has
+            # CALL there.  So that one is optional.
             optional = True
         if not delivered and not optional:
             continue
@@ -562,7 +605,7 @@ def replay(case, codes, full_stream, full_locs, fsers, alone):
         if optional and not delivered:
             decisions.append(None)
             continue
-        disable, actions = dec.decide(ev)
+        disable, actions = dec.decide(ev, bykey[ck], rec[2])
         if actions:
             changed_at = i
         decisions.append((disable, actions))
@@ -571,12 +614,7 @@ def replay(case, codes, full_stream, full_locs, fsers, alone):
         if disable:
             model.disabled.add((ck, loc, ev))
             if ev == "CALL":
-                # C_RETURN/C_RAISE ride on the CALL: after DISABLE from CALL the tool gets them no
-                # more at that location (upstream 3.13/3.14).  For the call being made, upstream
-                # still delivers them when the tool is alone and not when another tool has CALL
-                # there, so that one is optional.
                 model.disabled.update((ck, loc, a) for a in ANCILLARY)
-                cut_call[(fs, loc)] = True
     return out, decisions
 
 
@@ -602,21 +640,42 @@ def stream_context(s, i, decisions=None, n=4):
                      for j in range(lo, min(len(s), i + 3)))
 
 
-def match_model(expected, decisions, got):
+def match_model(expected, decisions, got, budget=10000):
     """Align got with expected [(record, optional)]: optional records may be missing.
-    -> (True if they match, the expected records and decisions as aligned with got)."""
-    j = 0
+    -> (True if they match, the expected records and decisions as aligned with got).
+
+    An optional record equal to the next one received is taken first; when the rest does not
+    match, the alignment goes back to the last such choice and leaves the optional record out
+    instead (an optional STOP_ITERATION may look exactly like the required ones after it), at
+    most budget times.  A mismatch is reported as the first attempt found it."""
+    k = j = 0
     recs, decs = [], []
-    for k, (rec, optional) in enumerate(expected):
-        if j < len(got) and got[j] == rec:
-            recs.append(rec)
-            decs.append(decisions[k])
-            j += 1
-        elif not optional:
-            recs += [r for r, _ in expected[k:]]
-            decs += decisions[k:]
-            return False, recs, decs
-    return j == len(got), recs, decs
+    choices = []            # (k, j, len(recs)) where an optional record was taken
+    report = None
+    while True:
+        if k < len(expected):
+            rec, optional = expected[k]
+            if j < len(got) and got[j] == rec:
+                if optional:
+                    choices.append((k, j, len(recs)))
+                recs.append(rec)
+                decs.append(decisions[k])
+                k += 1
+                j += 1
+                continue
+            if optional:
+                k += 1
+                continue
+        elif j == len(got):
+            return True, recs, decs
+        if report is None:
+            report = (recs + [r for r, _ in expected[k:]], decs + decisions[k:])
+        if not choices or budget <= 0:
+            return False, report[0], report[1]
+        budget -= 1
+        k, j, n = choices.pop()
+        del recs[n:], decs[n:]
+        k += 1
 
 
 EXC_EVENTS = {"RAISE", "RERAISE", "EXCEPTION_HANDLED", "PY_UNWIND", "PY_THROW"}

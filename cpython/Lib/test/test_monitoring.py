@@ -15,6 +15,7 @@ compiles or runs a construct differently from 3.11, each with the reason.
 """
 
 import dis
+import gc
 import sys
 import threading
 import time
@@ -2068,6 +2069,70 @@ class TestDisable(MonitoringTestCase):
         self.assertIsInstance(seen[0], KeyError)
         self.assertIn("RAISE", str(caught.exception))
 
+    # Upstream (3.13, 3.14) forgets such a DISABLE when the change re-instruments
+    # the code (always when the callback changes the events of code running on
+    # the stack), although only restart_events() is documented to re-enable a
+    # disabled location.
+    @unittest.skipUnless(FORK, "upstream loses a DISABLE returned after the "
+                               "callback switched its event off")
+    def test_disable_after_the_callback_switched_its_event_off(self):
+        # The callback first switches its event off (globally or in the
+        # code object), then returns DISABLE: the location stays disabled
+        # when the event comes back on, until restart_events().
+        def loop():
+            t = 0
+            for i in range(3):
+                if i:
+                    t += i
+                else:
+                    t -= i
+            return t
+        code = loop.__code__
+
+        def run(event, local):
+            seen = []
+            first = []
+
+            def callback(code_, *args):
+                if code_ is code:
+                    seen.append(args)
+                    if not first:
+                        first.append(args)
+                        if local:
+                            mon.set_local_events(TOOL, code, 0)
+                        else:
+                            mon.set_events(TOOL, 0)
+                        return mon.DISABLE
+
+            def switch_on():
+                if local:
+                    self.set_local(TOOL, code, event)
+                else:
+                    mon.set_events(TOOL, event)
+            self.claim(TOOL)
+            try:
+                mon.register_callback(TOOL, event, callback)
+                switch_on()
+                self.assertEqual(loop(), 3)
+                self.assertEqual(seen, first)
+                switch_on()
+                self.assertEqual(loop(), 3)
+                self.assertTrue(seen[1:])
+                self.assertNotIn(first[0], seen[1:])
+                mon.restart_events()
+                del seen[:]
+                self.assertEqual(loop(), 3)
+                self.assertIn(first[0], seen)
+            finally:
+                mon.set_local_events(TOOL, code, 0)
+                mon.free_tool_id(TOOL)
+                mon.restart_events()
+
+        for name in ("LINE", "INSTRUCTION", "JUMP", "BRANCH_LEFT", "BRANCH_RIGHT"):
+            for local in (False, True):
+                with self.subTest(event=name, local=local):
+                    run(getattr(E, name), local)
+
 
 @unittest.skipUnless(FORK or sys.version_info >= (3, 15),
                      "local exception events are new in CPython 3.15")
@@ -2726,6 +2791,36 @@ class TestEventConsistency(MonitoringTestCase):
         self.assertEqual(loop(), 3)
         self.assertEqual(loop(), 3)
         self.assertEqual(len(seen), 1)
+
+    def test_gc_sees_a_running_generator_as_without_events(self):
+        # Whether the GC traverses the locals and stack of a running
+        # generator's frame does not depend on events delivered in it.  (The
+        # fork left the stack top stored for a callback behind, so that the
+        # GC traversed slots the eval loop had popped since, whose references
+        # may be gone: a "refcount is too small" abort in debug builds.  3.11
+        # keeps a running frame's stack from the GC; 3.14 traverses it.)
+        class Marker:
+            pass
+
+        def local_seen_by_gc():
+            seen = []
+
+            def gen():
+                local = Marker()
+                len(())
+                seen.append(local in gc.get_referents(it))
+                yield local
+            it = gen()
+            next(it)
+            return seen
+        without = local_seen_by_gc()
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.CALL, lambda *args: None)
+        mon.set_events(TOOL, E.CALL)
+        with_events = local_seen_by_gc()
+        mon.set_events(TOOL, 0)
+        self.assertEqual(len(without), 1)
+        self.assertEqual(with_events, without)
 
     def test_for_loop_over_generator_returning_a_value(self):
         # The StopIteration that ends iterating a generator is
