@@ -1696,6 +1696,44 @@ class TestExceptionEvents(MonitoringTestCase):
         for other in seen[1:]:
             self.assertIs(other, seen[0])
 
+    def test_unwind_through_with_after_specialized_call(self):
+        # The exception comes out of a builtin call that the specializer
+        # turned into a PRECALL that calls by itself; the frame is left by
+        # the RERAISE of the with statement's cleanup, and PY_UNWIND must
+        # be reported there, not at the call (RERAISE moves prev_instr back
+        # to the call that raised).
+        class Quiet:
+            def __enter__(self):
+                return self
+            def __exit__(self, *exc_info):
+                return False
+
+        def failing():
+            raise ValueError("x")
+            yield
+
+        def leave_by_reraise(it):
+            with Quiet():
+                next(it)
+
+        for _ in range(20):     # specialize the call to next()
+            with self.assertRaises(ValueError):
+                leave_by_reraise(failing())
+        offsets = []
+
+        def on_unwind(code, offset, exception):
+            if code is leave_by_reraise.__code__:
+                offsets.append(offset)
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.PY_UNWIND, on_unwind)
+        mon.set_events(TOOL, E.PY_UNWIND)
+        with self.assertRaises(ValueError):
+            leave_by_reraise(failing())
+        mon.set_events(TOOL, 0)
+        names = {i.offset: i.opname for i in dis.get_instructions(leave_by_reraise)}
+        self.assertEqual(len(offsets), 1)
+        self.assertEqual(names[offsets[0]], "RERAISE")
+
     def test_raise_in_operation(self):
         error = exc(KeyError, "missing")
         with Recorder(raise_in_operation) as rec:
@@ -2439,6 +2477,55 @@ class TestRaisingCallbacks(MonitoringTestCase):
             ("RAISE", "gen_values", 1, exc(Boom, "PY_RESUME")),
         ])
         self.assertEqual(list(gen_values()), [1, 2])
+
+
+class TestCodeRunByCallbacks(MonitoringTestCase):
+    """Callbacks get no events, even in code that is instrumented for some:
+    such frames run the instruction under the layers (specialized, where the
+    interpreter specializes under layers) and must leave them in place."""
+
+    def check(self, event_name):
+        class A:
+            def __init__(self):
+                self.value = 1
+
+        class B:
+            def __init__(self):
+                self.other = 0
+                self.value = 2
+
+        def get(obj):
+            return obj.value
+
+        for _ in range(50):     # specialize the attribute load for A
+            get(A())
+        seen = []
+        inner = []
+
+        def callback(code, arg):
+            if code is get.__code__:
+                seen.append(arg)
+                # No events in here, and B's instance misses A's
+                # specialization.
+                inner.append(get(B()))
+        self.claim(TOOL)
+        mon.register_callback(TOOL, getattr(E, event_name), callback)
+        self.set_local(TOOL, get, getattr(E, event_name))
+        self.assertEqual(get(A()), 1)
+        first = list(seen)
+        self.assertTrue(first)
+        self.assertEqual(inner, [2] * len(first))
+        seen.clear()
+        self.assertEqual(get(A()), 1)
+        self.assertEqual(seen, first)
+        self.assertEqual(get(B()), 2)
+        self.assertEqual(len(seen), 2 * len(first))
+
+    def test_instruction(self):
+        self.check("INSTRUCTION")
+
+    def test_line(self):
+        self.check("LINE")
 
 
 class TestReentrancy(MonitoringTestCase):
