@@ -297,15 +297,17 @@ def leak_check(fn, warmups=4, runs=4):
         return (gettotal() if gettotal else 0, sys.getallocatedblocks())
     for _ in range(warmups):
         fn()
-    deltas = []
+    # Preallocated: growing a list of results while measuring would itself
+    # count as a few references per run.
+    refs = [0] * runs
+    blocks = [0] * runs
     before = measure()
-    for _ in range(runs):
+    for i in range(runs):
         fn()
         after = measure()
-        deltas.append((after[0] - before[0], after[1] - before[1]))
+        refs[i] = after[0] - before[0]
+        blocks[i] = after[1] - before[1]
         before = after
-    refs = [d[0] for d in deltas]
-    blocks = [d[1] for d in deltas]
     problems = []
     if gettotal and all(r > 0 for r in refs):
         problems.append(f"reference leak: total refcount grew by {refs} on {runs} runs")

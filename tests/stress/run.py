@@ -24,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = [
     ("threads.py", "toggle", None),
     ("threads.py", "raising", None),
+    ("threads.py", "legacy", None),
     ("generators.py", "suspend", None),
     ("callbacks.py", "inspect", "issue 13 bug 1 (gi_yieldfrom/cr_await in PY_YIELD)"),
     ("callbacks.py", "set_lineno", "issue 13 bug 2 (f_lineno from a callback)"),

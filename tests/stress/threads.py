@@ -9,6 +9,11 @@ raising  callbacks raise at random (seeded) events in one or several threads; th
          surface in the monitored code (caught by the driver), the frame life cycle seen by a
          lower-id tool must stay balanced, and afterwards, with no tool, the corpus must give the
          same results as before (the interpreter is consistent).
+legacy   sys.settrace and sys.setprofile are switched on and off in some threads (also from inside
+         their own trace functions, and left set when a thread ends) while others run the corpus
+         with no trace function and a monitoring life-cycle tool stays on: every thread without a
+         trace function must see no legacy event, every traced thread its own calls and lines, the
+         corpus results must not change, and afterwards no thread is traced.
 """
 
 import os
@@ -204,5 +209,108 @@ def raising(r, scale):
     return errors
 
 
+def legacy(r, scale):
+    expected = run_corpus()
+    errors = []
+    balance = Balance(tool=2)
+    balance.install()
+    stop = threading.Event()
+    lock = threading.Lock()
+    counts = {"untraced_events": 0, "traced_lines": 0, "traced_calls": 0, "profile_calls": 0}
+
+    def bump(key, n=1):
+        with lock:
+            counts[key] += n
+
+    def untraced_worker():
+        # Never has a trace or profile function; checks that it sees none of the others'.
+        while not stop.is_set():
+            if sys.gettrace() is not None or sys.getprofile() is not None:
+                bump("untraced_events")
+            if run_corpus() != expected:
+                errors.append("an untraced thread computed different corpus results")
+                return
+
+    def traced_worker(seed):
+        rr = random.Random(seed)
+        rounds = max(1, int(10 * scale))
+        for _ in range(rounds):
+            lines = [0]
+            calls = [0]
+
+            def local(frame, event, arg):
+                if event == "line":
+                    lines[0] += 1
+                return local
+
+            def tracer(frame, event, arg):
+                if event == "call":
+                    calls[0] += 1
+                    if rr.random() < 0.05:
+                        sys.settrace(tracer)       # from inside a trace function
+                return local
+
+            def profiler(frame, event, arg):
+                calls[0] += 0                      # runs Python code while profiling
+
+            if rr.random() < 0.7:
+                sys.settrace(tracer)
+            if rr.random() < 0.5:
+                sys.setprofile(profiler)
+            traced = sys.gettrace() is not None
+            result = run_corpus(6)
+            sys.settrace(None)
+            sys.setprofile(None)
+            if result != run_corpus(6):
+                errors.append("a traced thread computed different corpus results")
+            if traced and (lines[0] == 0 or calls[0] == 0):
+                errors.append(f"a traced thread saw {calls[0]} calls and {lines[0]} lines")
+            bump("traced_lines", lines[0])
+            bump("traced_calls", calls[0])
+        if rr.random() < 0.5:
+            sys.settrace(lambda *a: None)          # left set when the thread ends
+            sys.setprofile(lambda *a: None)
+
+    untraced = [threading.Thread(target=untraced_worker) for _ in range(2)]
+    for t in untraced:
+        t.start()
+    deadline = time.monotonic() + 20
+    for k in range(max(2, int(10 * scale))):
+        batch = [threading.Thread(target=traced_worker, args=(r.getrandbits(32),)) for _ in range(2)]
+        for t in batch:
+            t.start()
+        for t in batch:
+            t.join()
+        if time.monotonic() > deadline:
+            break
+    stop.set()
+    for t in untraced:
+        t.join()
+    errors += balance.check_done()
+    balance.uninstall()
+    if counts["untraced_events"]:
+        errors.append(f"untraced threads found a trace function {counts['untraced_events']} times")
+    if counts["traced_lines"] == 0:
+        errors.append("no traced thread saw a line event")
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        errors.append("the main thread ended up traced")
+    # With no trace function left, a fresh thread runs untraced and tracing still works.
+    seen = []
+    def check_thread():
+        def t(frame, event, arg):
+            seen.append(event)
+        sys.settrace(t)
+        run_corpus(2)
+        sys.settrace(None)
+    th = threading.Thread(target=check_thread)
+    th.start()
+    th.join()
+    if "call" not in seen:
+        errors.append("tracing a new thread after the run saw no call")
+    if run_corpus() != expected:
+        errors.append("corpus results differ after the run, with no tool on")
+    return errors
+
+
 if __name__ == "__main__":
-    main({"toggle": toggle, "raising": raising})
+    main({"toggle": toggle, "raising": raising, "legacy": legacy})
