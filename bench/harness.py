@@ -66,12 +66,17 @@ CONFIGS = [
     Config("mon-breakpoint", "line", "sys.monitoring breakpoint on one function via local LINE events",
            "settrace-breakpoint"),
     Config("mon-instruction", "instr", "sys.monitoring INSTRUCTION counter", "settrace-opcodes"),
+    Config("settrace-breakpoint-idle", "idle",
+           "settrace-breakpoint, with the breakpoint in a function the workload never calls"),
+    Config("mon-breakpoint-idle", "idle",
+           "mon-breakpoint, with the breakpoint in a function the workload never calls",
+           "settrace-breakpoint-idle"),
 ]
 CONFIG_BY_NAME = {c.name: c for c in CONFIGS}
 
 # Fraction of a workload's full-scale REPS that each group runs.  Tracers are slow (10-20x), so their
 # runs are scaled down to fit the time budget; fork/stock ratios always compare equal scales.
-FRACTIONS = {"none": 1.0, "line": 1 / 35, "profile": 1 / 20, "instr": 1 / 60}
+FRACTIONS = {"none": 1.0, "line": 1 / 35, "profile": 1 / 20, "instr": 1 / 60, "idle": 1 / 4}
 
 FULL = {"runs": 5, "scale": 1.0}
 QUICK = {"runs": 3, "scale": 0.4}

@@ -91,8 +91,11 @@ class SettraceBreakpoint:
     """What bdb/pdb do for one breakpoint: every call reaches the global trace function, which returns a
     local tracer only for the function holding the breakpoint; that tracer checks every line."""
 
+    def target(self, module):
+        return breakpoint_target(module.BREAKPOINT)
+
     def install(self, module):
-        code, line = breakpoint_target(module)
+        code, line = self.target(module)
         hits = 0
 
         def local(frame, event, arg):
@@ -331,8 +334,11 @@ class MonBreakpoint(MonitoringTool):
     default_tool_id = 0
     needed = ("set_local_events", "events.LINE")
 
+    def target(self, module):
+        return breakpoint_target(module.BREAKPOINT)
+
     def install(self, module):
-        code, bp_line = breakpoint_target(module)
+        code, bp_line = self.target(module)
         mon = self.claim()
         DISABLE = mon.DISABLE
         hits = 0
@@ -383,6 +389,29 @@ class MonInstruction(MonitoringTool):
         return {"instructions": self.count()}
 
 
+def idle_function(n):
+    """The breakpoint function of the *-breakpoint-idle configurations: the workloads never call
+    it, so those configurations measure what a breakpoint costs in the rest of the program."""
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+class SettraceBreakpointIdle(SettraceBreakpoint):
+    """SettraceBreakpoint with the breakpoint in a function the workload does not call."""
+
+    def target(self, module):
+        return breakpoint_target(idle_function)
+
+
+class MonBreakpointIdle(MonBreakpoint):
+    """MonBreakpoint with the breakpoint in a function the workload does not call."""
+
+    def target(self, module):
+        return breakpoint_target(idle_function)
+
+
 TOOLS = {
     "none": NoTool,
     "settrace-line": SettraceLine,
@@ -395,12 +424,13 @@ TOOLS = {
     "mon-profile": MonProfile,
     "mon-breakpoint": MonBreakpoint,
     "mon-instruction": MonInstruction,
+    "settrace-breakpoint-idle": SettraceBreakpointIdle,
+    "mon-breakpoint-idle": MonBreakpointIdle,
 }
 
 
-def breakpoint_target(module):
-    """(code object, line) of the breakpoint: the first line of the body of module.BREAKPOINT."""
-    func = module.BREAKPOINT
+def breakpoint_target(func):
+    """(code object, line) of the breakpoint: the first line of the body of func."""
     code = func.__code__
     if hasattr(code, "co_lines"):
         lines = {line for _, _, line in code.co_lines()}
