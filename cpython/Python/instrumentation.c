@@ -623,6 +623,8 @@ mark_line_start(_PyCoLineEntry *lines, const _Py_CODEUNIT *instrs, int n, int fi
 static _PyCoLineEntry *
 create_line_table(PyCodeObject *co)
 {
+    /* The documented size (Doc/library/sys.monitoring.rst) */
+    Py_BUILD_ASSERT(sizeof(_PyCoLineEntry) == 16);
     int n = (int)Py_SIZE(co);
     _PyCoLineEntry *lines = PyMem_Calloc(n > 0 ? n : 1, sizeof(_PyCoLineEntry));
     if (lines == NULL) {
