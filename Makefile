@@ -3,7 +3,8 @@
 #
 #   make                 install build deps (as root), assemble, build, show it running
 #   make test            fork tests, security fixes, monitoring stress/fuzz, C API out of tree,
-#                        coverage.py, CPython's regression suite, tooling round trip
+#                        coverage.py, legacy tracing clients (tests/clients), CPython's regression
+#                        suite, tooling round trip
 #   make tree            assemble build/cpython (commits: pristine, base = pristine + Debian patches,
 #                        fork = cpython/)
 #   make export          write the assembled tree's work back into cpython/
@@ -32,7 +33,7 @@ OBJ := build/obj/fork-$(VARIANT)
 PYTHON := $(OBJ)/python
 
 .PHONY: all deps tree export check-exported review build stock pristine show test test-fork \
-        test-security test-capi test-regrtest test-roundtrip test-stress fuzz install bench bench-capi \
+        test-security test-capi test-clients test-regrtest test-roundtrip test-stress fuzz install bench bench-capi \
         bench-optimized clean distclean
 
 all: build show
@@ -77,6 +78,9 @@ test-capi: build
 
 test-security: build
 	@tools/run-tests.sh $(VARIANT) security
+
+test-clients: build
+	@tools/run-tests.sh $(VARIANT) clients
 
 test-regrtest: build
 	@tools/run-tests.sh $(VARIANT) regrtest

@@ -71,6 +71,9 @@ CONFIGS = [
     Config("mon-breakpoint-idle", "idle",
            "mon-breakpoint, with the breakpoint in a function the workload never calls",
            "settrace-breakpoint-idle"),
+    Config("coverage-ctracer", "line", "coverage.py 6.5 line+branch coverage with its C tracer (Coverage API)"),
+    Config("coverage-sysmon", "line", "coverage.py 7.6 line+branch coverage, COVERAGE_CORE=sysmon (Coverage API)",
+           "coverage-ctracer"),
 ]
 CONFIG_BY_NAME = {c.name: c for c in CONFIGS}
 
@@ -128,8 +131,9 @@ class Interp:
 
 def child_env():
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}
-    if "HOME" in os.environ:
-        env["HOME"] = os.environ["HOME"]
+    for var in ("HOME", "BENCH_PACKAGES"):
+        if var in os.environ:
+            env[var] = os.environ[var]
     return env
 
 

@@ -11,6 +11,8 @@
 #   BENCH_RUNS=N      measured runs per interpreter
 #   BENCH_PYTHON=...  Python that runs the harness (default python3; any 3.9+)
 #   CHART_PYTHON=...  Python with matplotlib for the chart (default /usr/bin/python3)
+#   BENCH_PACKAGES=DIR where the coverage-* configurations find coverage.py (default build/bench/packages,
+#                     filled by this script through tools/fetch-debs.sh)
 #   BENCH_SKIP_TREE=1 do not re-assemble build/cpython (bench the assembled tree as it is, e.g. while
 #                     working in it with unexported changes, which `forktree.py tree` refuses to replace)
 #
@@ -38,6 +40,13 @@ step "building stock-$variant (cached when up to date)"
 stock=$("$top/tools/build.sh" stock "$variant")
 t2=$(date +%s)
 step "builds: fork $((t1 - t0)) s, stock $((t2 - t1)) s"
+
+# coverage.py for the coverage-* configurations: bookworm's 6.5 (C tracer built for cp311) and trixie's
+# 7.6 (sys.monitoring core), unpacked under build/bench/packages/SUITE (bench/runner.py looks there).
+for suite in bookworm trixie; do
+    "$top/tools/fetch-debs.sh" "$suite" "$top/build/bench/packages/$suite" python3-coverage > /dev/null ||
+        step "WARNING: no python3-coverage from $suite: its coverage-* configuration will be reported missing"
+done
 
 args=(--variant "$variant" --stock "$stock" --fork "$fork" --out "$top/build/bench")
 [ "${QUICK:-0}" != 0 ] && args+=(--quick)

@@ -412,6 +412,72 @@ class MonBreakpointIdle(MonBreakpoint):
         return breakpoint_target(idle_function)
 
 
+PACKAGES = os.environ.get("BENCH_PACKAGES") or os.path.join(os.path.dirname(HERE), "build", "bench", "packages")
+
+
+class CoverageTool:
+    """coverage.py measuring line and branch coverage of the workloads (the Coverage API, as a test
+    runner's plugin uses it: start and stop around the run), from a Debian package that
+    bench/run.sh unpacked under PACKAGES/<suite> (tools/fetch-debs.sh).  Each configuration runs in
+    a process of its own, so the two coverage.py versions never meet: the package's dist-packages
+    directory goes first on sys.path before coverage is imported."""
+
+    suite = None       # Debian suite the package comes from
+    version = None     # the major version expected
+    core = None        # COVERAGE_CORE, or None for coverage.py's default
+    tracer = None      # the tracer class coverage.py must end up using
+
+    def install(self, module):
+        self.check_interpreter()
+        site = os.path.join(PACKAGES, self.suite, "root", "usr", "lib", "python3", "dist-packages")
+        if not os.path.isdir(os.path.join(site, "coverage")):
+            raise Missing("no coverage.py from %s's python3-coverage in %s (bench/run.sh fetches it)"
+                          % (self.suite, site))
+        sys.path.insert(0, site)
+        if self.core:
+            os.environ["COVERAGE_CORE"] = self.core
+        else:
+            os.environ.pop("COVERAGE_CORE", None)
+        import coverage
+        if not coverage.__version__.startswith(self.version + "."):
+            raise Missing("coverage.py %s instead of %s.x" % (coverage.__version__, self.version))
+        self.cov = coverage.Coverage(branch=True, data_file=None, config_file=False, source=[WORKLOADS])
+        self.cov.start()
+        used = self.cov._collector.tracer_name()
+        if used != self.tracer:
+            self.cov.stop()
+            raise Missing("coverage.py %s runs %s here, not %s" % (coverage.__version__, used, self.tracer))
+
+    def check_interpreter(self):
+        pass
+
+    def uninstall(self):
+        self.cov.stop()
+
+    def stats(self):
+        data = self.cov.get_data()
+        files = data.measured_files()
+        return {"distinct_lines": sum(len(data.lines(f) or ()) for f in files),
+                "distinct_arcs": sum(len(data.arcs(f) or ()) for f in files)}
+
+
+class CoverageCTracer(CoverageTool):
+    """coverage.py 6.5 (Debian bookworm, built for cp311) with its C tracer: sys.settrace's C level."""
+
+    suite, version, core, tracer = "bookworm", "6", None, "CTracer"
+
+
+class CoverageSysmon(CoverageTool):
+    """coverage.py 7.6 (Debian trixie) with COVERAGE_CORE=sysmon: its sys.monitoring core."""
+
+    suite, version, core, tracer = "trixie", "7", "sysmon", "SysMonitor"
+
+    def check_interpreter(self):
+        # coverage.py would quietly fall back to another core; say so instead.
+        if getattr(sys, "monitoring", None) is None:
+            raise Missing("no sys.monitoring")
+
+
 TOOLS = {
     "none": NoTool,
     "settrace-line": SettraceLine,
@@ -426,6 +492,8 @@ TOOLS = {
     "mon-instruction": MonInstruction,
     "settrace-breakpoint-idle": SettraceBreakpointIdle,
     "mon-breakpoint-idle": MonBreakpointIdle,
+    "coverage-ctracer": CoverageCTracer,
+    "coverage-sysmon": CoverageSysmon,
 }
 
 

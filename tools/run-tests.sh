@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The fork's test command (`make test`): run from the project root after the fork is built.
 #
-#   tools/run-tests.sh VARIANT [fork] [security] [stress] [fuzz] [capi] [coverage] [regrtest] [roundtrip]
+#   tools/run-tests.sh VARIANT [fork] [security] [stress] [fuzz] [capi] [coverage] [clients] [regrtest]
+#                      [roundtrip]
 #              (default: all)
 #
 #   fork       the fork's own tests under tests/ (identity, ABI, ...), run by the fork's interpreter
@@ -20,6 +21,11 @@
 #              way shows too is reported as such (STOCK_CHECK=0 skips that check)
 #   coverage   coverage.py 7.6 (Debian trixie's, downloaded into build/coverage) on a sample
 #              project: COVERAGE_CORE=sysmon agrees with COVERAGE_CORE=pytrace (tests/coverage)
+#   clients    real sys.settrace/sys.setprofile clients built for cp311 (Debian bookworm's coverage.py
+#              6.5 C tracer, line_profiler 4.0, Cython 0.29 with CYTHON_TRACE, downloaded into
+#              build/clients) give the same results on the fork as on stock 3.11.2 built the same
+#              way (tools/build.sh stock VARIANT, built when missing; STOCK_PYTHON=PATH uses another
+#              stock 3.11 instead) (tests/clients)
 #   roundtrip  assemble -> change -> export -> re-assemble gives the same tree
 #
 # Logs go to build/test/.  The last line is "tests: N passed, N failed, N skipped".
@@ -28,7 +34,7 @@ set -uo pipefail
 variant=${1:-default}
 shift || true
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(fork security stress fuzz capi coverage regrtest roundtrip)
+[ ${#parts[@]} -eq 0 ] && parts=(fork security stress fuzz capi coverage clients regrtest roundtrip)
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -105,6 +111,25 @@ run_coverage() {
     local st=$?
     cat "$out/coverage.log"
     tally coverage "$(tail -n1 "$out/coverage.log")" $st
+}
+
+run_clients() {
+    echo "== legacy tracing clients on the fork and on stock 3.11.2 (tests/clients)"
+    local stock=${STOCK_PYTHON:-} st start=$SECONDS
+    if [ -z "$stock" ]; then
+        # Cached when up to date; the first time a whole build (about 3 min on 2 cores).
+        stock=$(tools/build.sh stock "$variant" 2> "$out/clients-stock-build.log") || {
+            tail -n 20 "$out/clients-stock-build.log"
+            tally clients "clients: 0 passed, 1 failed, 0 skipped" 1
+            return
+        }
+        echo "  stock-$variant: $(( SECONDS - start )) s"
+    fi
+    tests/clients/run.sh "$python" "$stock" > "$out/clients.log" 2>&1
+    st=$?
+    cat "$out/clients.log"
+    echo "  wall time: $(( SECONDS - start )) s"
+    tally clients "$(tail -n1 "$out/clients.log")" $st
 }
 
 run_security() {
@@ -271,6 +296,7 @@ for part in "${parts[@]}"; do
         fuzz) run_fuzz ;;
         capi) run_capi ;;
         coverage) run_coverage ;;
+        clients) run_clients ;;
         regrtest) run_regrtest ;;
         roundtrip) run_roundtrip ;;
         *) echo "run-tests: unknown part $part" >&2; exit 2 ;;

@@ -4,8 +4,8 @@
 #   tests/coverage/run.sh PYTHON
 #
 # Fetches Debian trixie's python3-coverage (7.6.0, pure Python apart from a
-# cp313 CTracer that 3.11 cannot load) through a private apt configuration into
-# build/coverage/ (nothing is installed), runs tests/coverage/sample.py with
+# cp313 CTracer that 3.11 cannot load) into build/coverage/ with tools/fetch-debs.sh
+# (a private apt configuration; nothing is installed), runs tests/coverage/sample.py with
 # COVERAGE_CORE=sysmon and COVERAGE_CORE=pytrace, with --branch, and compares
 # the two reports (compare.py).  It also checks that the run really used the
 # sys.monitoring core.  Last line: "coverage: N passed, N failed, N skipped".
@@ -14,26 +14,13 @@ python=$(readlink -f "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 work=$top/build/coverage
-apt_dir=$work/apt
-mkdir -p "$apt_dir/sources.list.d" "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$work/deb"
-
-pkg=$(ls "$work"/deb/python3-coverage_7.*_amd64.deb 2>/dev/null | head -n1)
-if [ -z "$pkg" ]; then
-    echo "deb http://deb.debian.org/debian trixie main" > "$apt_dir/sources.list"
-    opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o "Dir::Etc::sourceparts=$apt_dir/sources.list.d"
-          -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::State::status=/dev/null" -o "Dir::Cache=$apt_dir/cache"
-          -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root"
-          -o "APT::Architecture=amd64" -o "APT::Architectures=amd64")
-    if ! apt-get -q "${opts[@]}" update > "$work/apt-update.log" 2>&1 ||
-       ! (cd "$work/deb" && apt-get -q "${opts[@]}" download python3-coverage > "$work/apt-download.log" 2>&1); then
-        echo "coverage: cannot download python3-coverage (see $work/apt-*.log)"
-        echo "coverage: 0 passed, 0 failed, 1 skipped"
-        exit 0
-    fi
-    pkg=$(ls "$work"/deb/python3-coverage_7.*_amd64.deb | head -n1)
+if ! root=$("$top/tools/fetch-debs.sh" trixie "$work" python3-coverage); then
+    echo "coverage: cannot download python3-coverage from trixie (see $work/apt-*.log)"
+    echo "coverage: 0 passed, 0 failed, 1 skipped"
+    exit 0
 fi
-rm -rf "$work/x" && dpkg-deb -x "$pkg" "$work/x"
-export PYTHONPATH=$work/x/usr/lib/python3/dist-packages
+pkg=$(ls "$work"/deb/python3-coverage_7.*_amd64.deb | head -n1)
+export PYTHONPATH=$root/usr/lib/python3/dist-packages
 echo "   $(basename "$pkg")"
 
 passed=0 failed=0
