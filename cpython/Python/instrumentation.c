@@ -845,6 +845,54 @@ _PyMonitoring_QuietOpcode(PyCodeObject *co, int index)
     return data->lines[index].quiet;
 }
 
+/* The superinstruction that runs `first` and then `second` (3.11's
+   quickening forms them: specialize.c), or 0. */
+static int
+superinstruction(int first, int second)
+{
+    switch (second) {
+        case LOAD_FAST:
+            return first == LOAD_FAST ? LOAD_FAST__LOAD_FAST
+                 : first == STORE_FAST ? STORE_FAST__LOAD_FAST
+                 : first == LOAD_CONST ? LOAD_CONST__LOAD_FAST : 0;
+        case STORE_FAST:
+            return first == STORE_FAST ? STORE_FAST__STORE_FAST : 0;
+        case LOAD_CONST:
+            return first == LOAD_FAST ? LOAD_FAST__LOAD_CONST : 0;
+        default:
+            return 0;
+    }
+}
+
+/* Put back the superinstructions that quickening made and instrumentation
+   split (an instruction may not run the next one while that one is
+   instrumented): a pair fuses again once neither half is instrumented.
+   Without this, a loop whose lines were all DISABLEd kept running every
+   LOAD_FAST on its own, several percent slower than before. */
+static void
+refuse_superinstructions(PyCodeObject *co)
+{
+    _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    int n = (int)Py_SIZE(co);
+    int prev = -1;              /* index of a plain, unfused first half */
+    for (int i = 0; i < n; i++) {
+        int op = _Py_OPCODE(instrs[i]);
+        int base = op < MIN_INSTRUMENTED_OPCODE ? _PyOpcode_Deopt[op] : -1;
+        if (prev >= 0 && base >= 0) {
+            int super = superinstruction(_Py_OPCODE(instrs[prev]), base);
+            if (super) {
+                _Py_SET_OPCODE(instrs[prev], super);
+            }
+        }
+        /* Only a first half in its plain form can fuse (not instrumented,
+           not already fused with something else). */
+        prev = (op == LOAD_FAST || op == STORE_FAST || op == LOAD_CONST) ? i : -1;
+        if (base >= 0) {
+            i += _PyOpcode_Caches[base];
+        }
+    }
+}
+
 /* One pass over the bytecode: instrument every location where some tool
    wants the event and has not DISABLEd it, de-instrument the others. */
 static void
@@ -941,6 +989,7 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
         }
         i = next - 1;
     }
+    refuse_superinstructions(co);
     data->instrumented = count;
     if (lines != NULL && !keep_lines) {
         /* No layer left and nothing DISABLEd: no side table either. */

@@ -2479,6 +2479,34 @@ class TestRaisingCallbacks(MonitoringTestCase):
         self.assertEqual(list(gen_values()), [1, 2])
 
 
+class TestBytecodeAfterInstrumentation(MonitoringTestCase):
+
+    @unittest.skipUnless(FORK, "3.11's superinstructions")
+    def test_disabled_lines_give_back_superinstructions(self):
+        def add(a, b):
+            c = a + b
+            return c
+
+        def adaptive_ops():
+            return [i.opname for i in dis.get_instructions(add, adaptive=True)]
+        for _ in range(20):
+            add(1, 2)
+        before = adaptive_ops()
+        self.assertIn("LOAD_FAST__LOAD_FAST", before)
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.LINE, lambda code, line: mon.DISABLE)
+        self.set_local(TOOL, add, E.LINE)
+        add(1, 2)
+        # Every line is DISABLEd, and no longer instrumented: quickening's
+        # pairs are fused again, as before the tool came.
+        self.assertEqual(adaptive_ops(), before)
+        # The same when the events go away.
+        mon.restart_events()
+        add(1, 2)
+        self.set_local(TOOL, add, 0)
+        self.assertEqual(adaptive_ops(), before)
+
+
 class TestCodeRunByCallbacks(MonitoringTestCase):
     """Callbacks get no events, even in code that is instrumented for some:
     such frames run the instruction under the layers (specialized, where the
