@@ -91,11 +91,11 @@
    process-wide too: the first change in any interpreter turns the check on
    for all.  The counter is 32 bits wide, to fit the padding in
    PyCodeObject; it skips 0 when it wraps, after 2**32 changes.
-   The same table carries legacy tracing: DISPATCH() no longer ORs
-   cframe.use_tracing into every opcode; the table is redirected to
-   DO_TRACING while some thread has a trace or profile function (ceval.c,
-   "Legacy tracing and the dispatch table").  With both, an interpreter with
-   no tool runs fewer instructions than stock 3.11.
+   Dispatch itself tests nothing: DISPATCH() no longer ORs
+   cframe.use_tracing into every opcode, because sys.settrace and
+   sys.setprofile are tools of this engine too (two internal ids, 6 and 7,
+   invisible to sys.monitoring; Python/legacy_tracing.c).  So an interpreter
+   with no tool runs fewer instructions than stock 3.11.
 
    Which tools receive an event is decided when it fires, from the current
    global and local event sets minus the tools that returned DISABLE at that
@@ -125,9 +125,10 @@
    _PyCode_GetCode() and everything else that deoptimizes maps them back.
 
    While a callback runs, tstate->tracing is raised, as for sys.settrace
-   callbacks: no events are delivered for code the callback runs, and the two
-   mechanisms do not call into each other.  sys.settrace and sys.setprofile are
-   untouched otherwise (DO_TRACING dispatches instrumented opcodes as they are).
+   functions: no events are delivered for code the callback runs.  The
+   internal tools' callbacks are C functions (_PyLegacyTracing_Event() and
+   friends), called before the user's tools without boxing anything; they
+   keep 3.11's rules for what a trace or profile function sees.
 
    ABI
    ---
@@ -245,7 +246,8 @@ instruction_event(int base_opcode, int oparg)
    code object (or has DISABLEd one of them there), freed otherwise. */
 typedef struct {
     int line;                   /* the code unit's line number, -1 if none */
-    uint8_t line_start;         /* LINE may fire here (create_line_table()) */
+    uint8_t line_start : 1;     /* LINE may fire here (create_line_table()) */
+    uint8_t after_extended_arg : 1; /* an EXTENDED_ARG precedes this unit */
     uint8_t line_original;      /* the opcode INSTRUMENTED_LINE hides */
     uint8_t instr_original;     /* the opcode INSTRUMENTED_INSTRUCTION hides */
     uint8_t line_disabled;      /* tools that DISABLEd LINE for this line */
@@ -383,7 +385,9 @@ layer_data(PyCodeObject *co)
 static uint8_t
 tools_with_callback(PyInterpreterState *interp, int event)
 {
-    uint8_t tools = 0;
+    /* sys.settrace and sys.setprofile take every event they switch on
+       (legacy_tracing.c). */
+    uint8_t tools = interp->monitoring.events.tools[event] & _PY_MONITORING_LEGACY_TOOLS;
     for (int tool = 0; tool < PY_MONITORING_TOOL_IDS; tool++) {
         PyObject **callables = interp->monitoring.callables[tool];
         if (callables[event] != NULL ||
@@ -658,6 +662,9 @@ create_line_table(PyCodeObject *co)
         prev_start = base == RESUME && _Py_OPARG(instrs[i]) == 0;
         oparg = (oparg << 8) | _Py_OPARG(instrs[i]);
         if (base == EXTENDED_ARG) {
+            if (i + 1 < n) {
+                lines[i + 1].after_extended_arg = 1;
+            }
             continue;
         }
         int target = jump_target(base, i, oparg);
@@ -1192,8 +1199,22 @@ call_tools(PyThreadState *tstate, int event, _PyInterpreterFrame *frame,
     PyCodeObject *co = frame->f_code;
     int index = (int)(instr - _PyCode_CODE(co));
     int result = tools;
+    if (tools & _PY_MONITORING_LEGACY_TOOLS) {
+        /* sys.settrace's tool, then sys.setprofile's (highest id first):
+           C calls, no arguments to box (legacy_tracing.c). */
+        for (int tool = PY_MONITORING_SYS_TRACE_ID;
+             tool >= PY_MONITORING_SYS_PROFILE_ID; tool--)
+        {
+            if (((tools >> tool) & 1) &&
+                _PyLegacyTracing_Event(tstate, tool, event, frame,
+                                       args + 3, nargs - 2) < 0) {
+                return -1;
+            }
+        }
+        tools &= (uint8_t)~_PY_MONITORING_LEGACY_TOOLS;
+    }
     if (tools == 0) {
-        return 0;
+        return result;
     }
     PyObject *offset = PyLong_FromLong(index * (long)sizeof(_Py_CODEUNIT));
     if (offset == NULL) {
@@ -1212,7 +1233,7 @@ call_tools(PyThreadState *tstate, int event, _PyInterpreterFrame *frame,
             continue;
         }
         Py_INCREF(callback);
-        /* As for sys.settrace callbacks: no events, and no DO_TRACING, for the
+        /* As for sys.settrace functions: no events for the
            code the callback runs.  tracing_what tells frame.f_lineno's setter
            which event this is (a stale PyTrace_LINE left by an enclosing
            sys.call_tracing() must not let a CALL callback jump). */
@@ -1561,6 +1582,17 @@ _Py_call_instrumentation_line(PyThreadState *tstate, _PyInterpreterFrame *frame,
         uint8_t tools = (interp->monitoring.events.tools[PY_MONITORING_EVENT_LINE] |
                          data->local.tools[PY_MONITORING_EVENT_LINE]) &
                         ~lines[i].line_disabled;
+        if (tools & (1 << PY_MONITORING_SYS_TRACE_ID)) {
+            /* sys.settrace first (highest id), with 3.11's own rule for
+               when a line event is due (legacy_tracing.c). */
+            if (_PyLegacyTracing_Line(tstate, frame, instr, prev) < 0) {
+                return -1;
+            }
+            /* If it jumped (frame.f_lineno), the other tools still see this
+               line, as upstream has it; the eval loop goes on where the
+               frame now is. */
+            tools &= (uint8_t)~_PY_MONITORING_LEGACY_TOOLS;
+        }
         if (fire && tools) {
             PyObject *lineobj = PyLong_FromLong(line);
             if (lineobj == NULL) {
@@ -1596,6 +1628,14 @@ _Py_call_instrumentation_instruction(PyThreadState *tstate, _PyInterpreterFrame 
         uint8_t tools = (interp->monitoring.events.tools[PY_MONITORING_EVENT_INSTRUCTION] |
                          data->local.tools[PY_MONITORING_EVENT_INSTRUCTION]) &
                         ~data->lines[i].instr_disabled;
+        if (tools & (1 << PY_MONITORING_SYS_TRACE_ID)) {
+            /* sys.settrace's 'opcode' events (frame.f_trace_opcodes) */
+            if (_PyLegacyTracing_Instruction(tstate, frame, instr,
+                                             data->lines[i].after_extended_arg) < 0) {
+                return -1;
+            }
+            tools &= (uint8_t)~_PY_MONITORING_LEGACY_TOOLS;
+        }
         if (tools) {
             PyObject *offset = PyLong_FromLong(i * (long)sizeof(_Py_CODEUNIT));
             if (offset == NULL) {
@@ -1946,6 +1986,32 @@ update_local_exc(PyInterpreterState *interp)
             }
         }
     }
+}
+
+/* The global events of sys.setprofile's and sys.settrace's tools
+   (legacy_tracing.c).  With `now`, code running on some thread's stack is
+   brought up to date at once, as for any change; without, only lazily at its
+   next RESUME (for PyThreadState_Clear(), which must not fail). */
+int
+_PyMonitoring_SetLegacyEvents(PyInterpreterState *interp, int profile_events,
+                              int trace_events, int now)
+{
+    _Py_Monitors *m = &interp->monitoring.events;
+    if (get_tool_events(m, PY_MONITORING_SYS_PROFILE_ID) == profile_events &&
+        get_tool_events(m, PY_MONITORING_SYS_TRACE_ID) == trace_events) {
+        return 0;
+    }
+    set_tool_events(m, PY_MONITORING_SYS_PROFILE_ID, profile_events);
+    set_tool_events(m, PY_MONITORING_SYS_TRACE_ID, trace_events);
+    if (now) {
+        return tool_state_changed(interp);
+    }
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate != NULL) {
+        _PyEval_EnableResumeChecks(tstate);
+    }
+    interp->monitoring.version = new_version();
+    return 0;
 }
 
 /* Unregister tool_id's events and callbacks; nothing to do if it is unused. */

@@ -13,6 +13,15 @@ extern "C" {
 
 #define PY_MONITORING_TOOL_IDS 6
 
+/* Two more tools, invisible to sys.monitoring: sys.setprofile's and
+   sys.settrace's (Python/legacy_tracing.c).  As upstream numbers them; they
+   are called before the user's tools (highest id first), sys.settrace's
+   before sys.setprofile's, in 3.11's order. */
+#define PY_MONITORING_SYS_PROFILE_ID 6
+#define PY_MONITORING_SYS_TRACE_ID 7
+#define _PY_MONITORING_LEGACY_TOOLS \
+    ((1 << PY_MONITORING_SYS_PROFILE_ID) | (1 << PY_MONITORING_SYS_TRACE_ID))
+
 /* The event numbers, PY_MONITORING_EVENT_X (sys.monitoring.events.X ==
    1 << PY_MONITORING_EVENT_X), are public: Include/cpython/monitoring.h,
    reached through Python.h.  instrumentation.c checks that they agree with
@@ -45,6 +54,12 @@ struct _PyInterpreterFrame;
 
 /* Per-interpreter state (PyInterpreterState.monitoring). */
 struct _Py_monitoring_state {
+    /* Threads with a sys.setprofile or sys.settrace function (their tools'
+       events are on while there is one), and whether some frame has asked
+       for 'opcode' events (frame.f_trace_opcodes). */
+    Py_ssize_t sys_profiling_threads;
+    Py_ssize_t sys_tracing_threads;
+    int sys_trace_opcodes;
     _Py_Monitors events;                  /* global event sets */
     PyObject *tool_names[PY_MONITORING_TOOL_IDS];
     PyObject *callables[PY_MONITORING_TOOL_IDS][_PY_MONITORING_EVENTS];
@@ -145,6 +160,28 @@ extern void _PyMonitoring_RevealOriginal(PyCodeObject *co, _Py_CODEUNIT *copy);
 
 extern PyObject _PyInstrumentation_MISSING;
 extern PyObject _PyInstrumentation_DISABLE;
+
+/* sys.setprofile and sys.settrace as tools (Python/legacy_tracing.c) */
+/* tstate's profile or trace function has been set or cleared; had_profile
+   and had_trace: whether it had one before.  PyThreadState_Clear() uses the
+   second, which cannot fail. */
+extern int _PyLegacyTracing_Changed(PyThreadState *tstate, int had_profile,
+                                    int had_trace);
+extern void _PyLegacyTracing_ThreadCleared(PyThreadState *tstate, int had_profile,
+                                           int had_trace);
+/* A frame's f_trace_opcodes was set. */
+extern int _PyLegacyTracing_OpcodesWanted(PyThreadState *tstate);
+/* The tools' events, from the engine: `args` are the event's own arguments
+   (after code and offset). */
+extern int _PyLegacyTracing_Event(PyThreadState *tstate, int tool, int event,
+    struct _PyInterpreterFrame *frame, PyObject *const *args, Py_ssize_t nargs);
+extern int _PyLegacyTracing_Line(PyThreadState *tstate,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, _Py_CODEUNIT *prev);
+extern int _PyLegacyTracing_Instruction(PyThreadState *tstate,
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, int after_extended_arg);
+/* Set the two tools' global events (instrumentation.c). */
+extern int _PyMonitoring_SetLegacyEvents(PyInterpreterState *interp,
+    int profile_events, int trace_events, int now);
 
 /* sys.monitoring, created by sys at start-up. */
 extern PyObject *_Py_CreateMonitoringObject(void);
