@@ -1116,6 +1116,7 @@ tool_state_changed(PyInterpreterState *interp)
 {
     _PyEval_EnableResumeChecks(_PyThreadState_GET());
     interp->monitoring.version = new_version();
+    _PyLegacyTracing_UpdateBridges(interp);
     return instrument_executing_code(interp);
 }
 
@@ -1195,27 +1196,21 @@ static int
 call_tools(PyThreadState *tstate, int event, _PyInterpreterFrame *frame,
            _Py_CODEUNIT *instr, uint8_t tools, Py_ssize_t nargs, PyObject **args)
 {
-    PyInterpreterState *interp = tstate->interp;
-    PyCodeObject *co = frame->f_code;
-    int index = (int)(instr - _PyCode_CODE(co));
     int result = tools;
     if (tools & _PY_MONITORING_LEGACY_TOOLS) {
         /* sys.settrace's tool, then sys.setprofile's (highest id first):
            C calls, no arguments to box (legacy_tracing.c). */
-        for (int tool = PY_MONITORING_SYS_TRACE_ID;
-             tool >= PY_MONITORING_SYS_PROFILE_ID; tool--)
-        {
-            if (((tools >> tool) & 1) &&
-                _PyLegacyTracing_Event(tstate, tool, event, frame,
-                                       args + 3, nargs - 2) < 0) {
-                return -1;
-            }
+        if (_PyLegacyTracing_Event(tstate, tools, event, frame, args + 3, nargs - 2) < 0) {
+            return -1;
         }
         tools &= (uint8_t)~_PY_MONITORING_LEGACY_TOOLS;
     }
     if (tools == 0) {
         return result;
     }
+    PyInterpreterState *interp = tstate->interp;
+    PyCodeObject *co = frame->f_code;
+    int index = (int)(instr - _PyCode_CODE(co));
     PyObject *offset = PyLong_FromLong(index * (long)sizeof(_Py_CODEUNIT));
     if (offset == NULL) {
         return -1;
@@ -1281,6 +1276,23 @@ call_tools(PyThreadState *tstate, int event, _PyInterpreterFrame *frame,
     return err < 0 ? err : result;
 }
 
+/* The tools that receive `event` at `instr` of frame's code, as
+   tools_for_event() says, without looking at the code object's data while
+   only sys.setprofile's and sys.settrace's tools can want it (they are
+   never set locally and never DISABLE). */
+static inline uint8_t
+tools_at(PyInterpreterState *interp, _PyInterpreterFrame *frame,
+         _Py_CODEUNIT *instr, int event)
+{
+    uint8_t global = interp->monitoring.events.tools[event];
+    if (((global | interp->monitoring.local_any.tools[event]) &
+         (uint8_t)~_PY_MONITORING_LEGACY_TOOLS) == 0) {
+        return global;
+    }
+    PyCodeObject *co = frame->f_code;
+    return tools_for_event(interp, co, event, (int)(instr - _PyCode_CODE(co)));
+}
+
 static int
 call_instrumentation_vector(PyThreadState *tstate, int event,
                             _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
@@ -1289,9 +1301,15 @@ call_instrumentation_vector(PyThreadState *tstate, int event,
     if (tstate->tracing) {
         return 0;
     }
-    PyCodeObject *co = frame->f_code;
-    int index = (int)(instr - _PyCode_CODE(co));
-    uint8_t tools = tools_for_event(tstate->interp, co, event, index);
+    uint8_t tools = tools_at(tstate->interp, frame, instr, event);
+    if ((tools & (uint8_t)~_PY_MONITORING_LEGACY_TOOLS) == 0) {
+        /* Only sys.settrace and sys.setprofile, or nobody */
+        if (tools && _PyLegacyTracing_Event(tstate, tools, event, frame,
+                                            args + 3, nargs - 2) < 0) {
+            return -1;
+        }
+        return tools;
+    }
     return call_tools(tstate, event, frame, instr, tools, nargs, args);
 }
 
@@ -1312,13 +1330,30 @@ _Py_call_instrumentation_arg(PyThreadState *tstate, int event,
     return call_instrumentation_vector(tstate, event, frame, instr, 3, args);
 }
 
+/* sys.setprofile reports calls of builtin functions and method descriptors
+   only ('c_call'): while it is the only tool listening, other calls need not
+   go through the callbacks at all. */
+static inline int
+only_profile_ignores(uint8_t tools, PyObject *callable, PyObject *arg0)
+{
+    return tools == (1 << PY_MONITORING_SYS_PROFILE_ID) &&
+           !_PyLegacyTracing_ReportsCall(callable, arg0);
+}
+
 int
 _Py_call_instrumentation_2args(PyThreadState *tstate, int event,
                                _PyInterpreterFrame *frame, _Py_CODEUNIT *instr,
                                PyObject *arg0, PyObject *arg1)
 {
+    if (tstate->tracing) {
+        return 0;
+    }
+    uint8_t tools = tools_at(tstate->interp, frame, instr, event);
+    if (event == PY_MONITORING_EVENT_CALL && only_profile_ignores(tools, arg0, arg1)) {
+        return tools;
+    }
     PyObject *args[5] = {NULL, NULL, NULL, arg0, arg1};
-    return call_instrumentation_vector(tstate, event, frame, instr, 4, args);
+    return call_tools(tstate, event, frame, instr, tools, 4, args);
 }
 
 /* Fire an event about the exception being raised or handled to `tools`.
@@ -1396,6 +1431,9 @@ _Py_call_instrumentation_c_event(PyThreadState *tstate, int event,
         if (data->disabled != NULL) {
             tools &= called | ~data->disabled[instr - _PyCode_CODE(co)];
         }
+    }
+    if (only_profile_ignores(tools, callable, arg0)) {
+        return 0;
     }
     if (event == PY_MONITORING_EVENT_C_RAISE) {
         return call_instrumentation_exc(tstate, event, frame, instr, tools, 0,
@@ -1976,11 +2014,14 @@ static void
 update_local_exc(PyInterpreterState *interp)
 {
     _Py_Monitors *u = &interp->monitoring.local_exc;
+    _Py_Monitors *any = &interp->monitoring.local_any;
     memset(u, 0, sizeof(*u));
+    memset(any, 0, sizeof(*any));
     for (_PyCoMonitoringData *data = interp->monitoring.instrumented_code;
          data != NULL; data = data->next)
     {
         for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+            any->tools[e] |= data->local.tools[e];
             if ((_PY_MONITORING_EXC_EVENT_SET >> e) & 1) {
                 u->tools[e] |= data->local.tools[e];
             }
@@ -2011,6 +2052,7 @@ _PyMonitoring_SetLegacyEvents(PyInterpreterState *interp, int profile_events,
         _PyEval_EnableResumeChecks(tstate);
     }
     interp->monitoring.version = new_version();
+    _PyLegacyTracing_UpdateBridges(interp);
     return 0;
 }
 
@@ -2049,6 +2091,7 @@ _PyMonitoring_Fini(PyInterpreterState *interp)
     memset(&m->events, 0, sizeof(m->events));
     capi_fini(interp);
     memset(&m->local_exc, 0, sizeof(m->local_exc));
+    memset(&m->local_any, 0, sizeof(m->local_any));
     /* Code objects can outlive the interpreter (static code objects outlive
        every interpreter, and are shared by all of them): drop this
        interpreter's data, and leave the bytecode as the interpreter that
@@ -3277,6 +3320,21 @@ capi_fire_args(PyMonitoringState *state, PyObject *codelike, int32_t offset,
     PyObject *args[5] = {NULL, NULL, NULL, arg, arg0};
     Py_ssize_t nargs = arg == NULL ? 2 : arg0 == NULL ? 3 : 4;
     return capi_fire(state, codelike, offset, &ev, args, nargs);
+}
+
+/* legacy_tracing.c's bridge: an event compiled code sent the 3.11 way, for
+   the user's tools, fired at offset 0 of `code` as this C API fires events
+   for code-like objects.  With no PyMonitoringState kept between events, a
+   DISABLE lasts for that event only. */
+int
+_PyMonitoring_FireOldStyleEvent(PyThreadState *tstate, PyObject *code, int event,
+                                int lineno, PyObject *arg)
+{
+    PyMonitoringState state = {(uint8_t)((1 << PY_MONITORING_TOOL_IDS) - 1), 0};
+    PyMonitoringEvent ev = {event, NULL, -1, lineno, -1, arg, NULL};
+    PyObject *args[4] = {NULL, NULL, NULL, arg};
+    (void)tstate;
+    return capi_fire(&state, code, 0, &ev, args, arg == NULL ? 2 : 3);
 }
 
 /* JUMP and the BRANCH events: the destination is an int object. */

@@ -83,6 +83,7 @@
 #include "pycore_instruments.h"
 #include "pycore_interp.h"        // PyInterpreterState.monitoring
 #include "pycore_opcode.h"        // _PyOpcode_Deopt
+#include "pycore_pyerrors.h"      // _PyErr_Fetch()
 #include "pycore_pystate.h"       // _PyThreadState_GET()
 
 
@@ -117,15 +118,21 @@ static void
 count_threads(PyThreadState *tstate, int had_profile, int had_trace)
 {
     struct _Py_monitoring_state *m = &tstate->interp->monitoring;
-    m->sys_profiling_threads += (tstate->c_profilefunc != NULL) - (had_profile != 0);
-    m->sys_tracing_threads += (tstate->c_tracefunc != NULL) - (had_trace != 0);
+    m->sys_profiling_threads += (tstate->_c_profilefunc_set != NULL) - (had_profile != 0);
+    m->sys_tracing_threads += (tstate->_c_tracefunc_set != NULL) - (had_trace != 0);
     assert(m->sys_profiling_threads >= 0 && m->sys_tracing_threads >= 0);
 }
+
+static void update_bridge(PyThreadState *tstate, int profile, int trace);
+static void wanted_bridges(PyInterpreterState *interp, int *profile, int *trace);
 
 int
 _PyLegacyTracing_Changed(PyThreadState *tstate, int had_profile, int had_trace)
 {
     count_threads(tstate, had_profile, had_trace);
+    int profile, trace;
+    wanted_bridges(tstate->interp, &profile, &trace);
+    update_bridge(tstate, profile, trace);
     return update_tools(tstate->interp, 1);
 }
 
@@ -164,13 +171,14 @@ static int
 c_function(PyObject *callable, PyObject *arg0, PyObject **out)
 {
     *out = NULL;
-    if (PyCFunction_CheckExact(callable) || PyCMethod_CheckExact(callable)) {
+    if (!_PyLegacyTracing_ReportsCall(callable, arg0)) {
+        return 0;
+    }
+    if (!Py_IS_TYPE(callable, &PyMethodDescr_Type)) {
         Py_INCREF(callable);
         *out = callable;
     }
-    else if (Py_IS_TYPE(callable, &PyMethodDescr_Type) &&
-             arg0 != &_PyInstrumentation_MISSING)
-    {
+    else {
         *out = Py_TYPE(callable)->tp_descr_get(callable, arg0,
                                                (PyObject *)Py_TYPE(arg0));
         if (*out == NULL) {
@@ -192,7 +200,7 @@ c_event(PyThreadState *tstate, _PyInterpreterFrame *frame, int what,
         return 0;
     }
     /* C_RAISE comes with the exception already put aside by the engine. */
-    int err = _PyEval_CallTrace(tstate->c_profilefunc, tstate->c_profileobj,
+    int err = _PyEval_CallTrace(tstate->_c_profilefunc_set, tstate->c_profileobj,
                                 tstate, frame, what, func);
     Py_DECREF(func);
     return err;
@@ -215,54 +223,68 @@ yield_event(PyThreadState *tstate, Py_tracefunc func, PyObject *obj,
     return err;
 }
 
+/* The events of the two tools in `tools` (trace first, then profile, as
+   3.11 calls them). */
 int
-_PyLegacyTracing_Event(PyThreadState *tstate, int tool, int event,
+_PyLegacyTracing_Event(PyThreadState *tstate, uint8_t tools, int event,
                        _PyInterpreterFrame *frame, PyObject *const *args,
                        Py_ssize_t nargs)
 {
-    Py_tracefunc func;
-    PyObject *obj;
-    if (tool == PY_MONITORING_SYS_TRACE_ID) {
-        func = tstate->c_tracefunc;
-        obj = tstate->c_traceobj;
-    }
-    else {
-        assert(tool == PY_MONITORING_SYS_PROFILE_ID);
-        func = tstate->c_profilefunc;
-        obj = tstate->c_profileobj;
-    }
-    if (func == NULL) {
-        /* Another thread's function */
-        return 0;
-    }
+    Py_tracefunc trace = ((tools >> PY_MONITORING_SYS_TRACE_ID) & 1)
+                         ? tstate->_c_tracefunc_set : NULL;
+    Py_tracefunc profile = ((tools >> PY_MONITORING_SYS_PROFILE_ID) & 1)
+                           ? tstate->_c_profilefunc_set : NULL;
+    /* NULL: another thread's function */
     switch (event) {
         case PY_MONITORING_EVENT_PY_START:
         case PY_MONITORING_EVENT_PY_RESUME:
-            return _PyEval_CallTraceProtected(func, obj, tstate, frame,
-                                              PyTrace_CALL, Py_None);
+            if (trace != NULL &&
+                _PyEval_CallTraceProtected(trace, tstate->c_traceobj, tstate, frame,
+                                           PyTrace_CALL, Py_None) < 0) {
+                return -1;
+            }
+            if (profile != NULL &&
+                _PyEval_CallTraceProtected(profile, tstate->c_profileobj, tstate, frame,
+                                           PyTrace_CALL, Py_None) < 0) {
+                return -1;
+            }
+            return 0;
         case PY_MONITORING_EVENT_PY_RETURN:
             assert(nargs == 1);
-            return _PyEval_CallTraceProtected(func, obj, tstate, frame,
-                                              PyTrace_RETURN, args[0]);
+            if (trace != NULL &&
+                _PyEval_CallTraceProtected(trace, tstate->c_traceobj, tstate, frame,
+                                           PyTrace_RETURN, args[0]) < 0) {
+                return -1;
+            }
+            if (profile != NULL &&
+                _PyEval_CallTraceProtected(profile, tstate->c_profileobj, tstate, frame,
+                                           PyTrace_RETURN, args[0]) < 0) {
+                return -1;
+            }
+            return 0;
         case PY_MONITORING_EVENT_PY_YIELD:
             assert(nargs == 1);
-            return yield_event(tstate, func, obj, frame, args[0]);
+            if (trace != NULL &&
+                yield_event(tstate, trace, tstate->c_traceobj, frame, args[0]) < 0) {
+                return -1;
+            }
+            if (profile != NULL &&
+                yield_event(tstate, profile, tstate->c_profileobj, frame, args[0]) < 0) {
+                return -1;
+            }
+            return 0;
         case PY_MONITORING_EVENT_CALL:
-            if (tool == PY_MONITORING_SYS_PROFILE_ID) {
-                assert(nargs == 2);
-                return c_event(tstate, frame, PyTrace_C_CALL, args[0], args[1]);
-            }
-            return 0;
+            assert(nargs == 2);
+            return profile == NULL ? 0
+                : c_event(tstate, frame, PyTrace_C_CALL, args[0], args[1]);
         case PY_MONITORING_EVENT_C_RETURN:
+            assert(nargs == 2);
+            return profile == NULL ? 0
+                : c_event(tstate, frame, PyTrace_C_RETURN, args[0], args[1]);
         case PY_MONITORING_EVENT_C_RAISE:
-            if (tool == PY_MONITORING_SYS_PROFILE_ID) {
-                assert(nargs == 2);
-                return c_event(tstate, frame,
-                               event == PY_MONITORING_EVENT_C_RETURN
-                                   ? PyTrace_C_RETURN : PyTrace_C_EXCEPTION,
-                               args[0], args[1]);
-            }
-            return 0;
+            assert(nargs == 2);
+            return profile == NULL ? 0
+                : c_event(tstate, frame, PyTrace_C_EXCEPTION, args[0], args[1]);
         default:
             return 0;
     }
@@ -283,7 +305,7 @@ int
 _PyLegacyTracing_Line(PyThreadState *tstate, _PyInterpreterFrame *frame,
                       _Py_CODEUNIT *instr, _Py_CODEUNIT *prev)
 {
-    Py_tracefunc func = tstate->c_tracefunc;
+    Py_tracefunc func = tstate->_c_tracefunc_set;
     if (func == NULL) {
         return 0;
     }
@@ -329,7 +351,7 @@ int
 _PyLegacyTracing_Instruction(PyThreadState *tstate, _PyInterpreterFrame *frame,
                              _Py_CODEUNIT *instr, int after_extended_arg)
 {
-    Py_tracefunc func = tstate->c_tracefunc;
+    Py_tracefunc func = tstate->_c_tracefunc_set;
     if (func == NULL || after_extended_arg) {
         return 0;
     }
@@ -343,4 +365,201 @@ _PyLegacyTracing_Instruction(PyThreadState *tstate, _PyInterpreterFrame *frame,
     }
     return _PyEval_CallTrace(func, tstate->c_traceobj, tstate, frame,
                              PyTrace_OPCODE, Py_None);
+}
+
+
+/* Old-style events from compiled code -------------------------------------
+
+   Code compiled for 3.11 (Cython's profile=True/linetrace=True modules, for
+   instance) reports its own functions the 3.11 way: it tests
+   tstate->cframe->use_tracing, then calls tstate->c_profilefunc and
+   tstate->c_tracefunc itself with a frame object of its own code object
+   (PyTrace_CALL, PyTrace_LINE, PyTrace_RETURN with NULL for an exceptional
+   exit, PyTrace_EXCEPTION).  Upstream's tools never see those events.  Here,
+   while some user tool wants PY_START, PY_RESUME, PY_RETURN, PY_YIELD,
+   PY_UNWIND, RAISE or LINE (globally or in some code object), every thread's
+   c_profilefunc and c_tracefunc point at the bridge below (so use_tracing is
+   set, and compiled code sends its events): it calls the functions set with
+   PyEval_SetProfile/SetTrace exactly as the compiled code would have, if any
+   (tstate->_c_profilefunc_set, _c_tracefunc_set), then fires the event for
+   the user's tools, as the C API does for a code-like object at offset 0:
+   PyTrace_CALL -> PY_START, PyTrace_RETURN -> PY_RETURN or, with NULL,
+   PY_UNWIND, PyTrace_EXCEPTION -> RAISE, PyTrace_LINE -> LINE (the frame's
+   line).  The old protocol does not tell a resumption from a start nor a
+   yield from a return, so generators compiled this way report PY_START and
+   PY_RETURN.  The exception of an exceptional exit has been put aside by the
+   compiled code (Cython does), so PY_UNWIND carries the exception if one is
+   set and None otherwise.
+   Interpreted code never calls the bridge: the eval loop calls the functions
+   set directly, and the bridge only passes on events for frames that belong
+   to no running interpreter frame (frame objects compiled code made).
+   Compiled code sends each call/return to both c_tracefunc and
+   c_profilefunc: the user's tools get it once, from the profile side.
+   Callback errors: a LINE callback's exception propagates, as a raising
+   trace function's does; the others are reported as unraisable (compiled
+   code does not expect its profile function to fail). */
+
+#define BRIDGE_PROFILE_EVENTS \
+    ((1 << PY_MONITORING_EVENT_PY_START) | (1 << PY_MONITORING_EVENT_PY_RESUME) | \
+     (1 << PY_MONITORING_EVENT_PY_RETURN) | (1 << PY_MONITORING_EVENT_PY_YIELD) | \
+     (1 << PY_MONITORING_EVENT_PY_UNWIND) | (1 << PY_MONITORING_EVENT_RAISE))
+#define BRIDGE_TRACE_EVENTS (1 << PY_MONITORING_EVENT_LINE)
+
+static int profile_bridge(PyObject *obj, PyFrameObject *f, int what, PyObject *arg);
+static int trace_bridge(PyObject *obj, PyFrameObject *f, int what, PyObject *arg);
+
+static void
+wanted_bridges(PyInterpreterState *interp, int *profile, int *trace)
+{
+    struct _Py_monitoring_state *m = &interp->monitoring;
+    const uint8_t user = (uint8_t)((1 << PY_MONITORING_TOOL_IDS) - 1);
+    int want = 0;
+    for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+        if ((m->events.tools[e] | m->local_any.tools[e]) & user) {
+            want |= 1 << e;
+        }
+    }
+    /* Compiled code sends exceptions to c_profilefunc even when only
+       c_tracefunc is set (Cython 0.29): the two go together. */
+    *profile = *trace = (want & (BRIDGE_PROFILE_EVENTS | BRIDGE_TRACE_EVENTS)) != 0;
+}
+
+static void
+update_bridge(PyThreadState *tstate, int profile, int trace)
+{
+    Py_tracefunc p = profile ? profile_bridge : tstate->_c_profilefunc_set;
+    Py_tracefunc t = trace ? trace_bridge : tstate->_c_tracefunc_set;
+    if (tstate->c_profilefunc != p || tstate->c_tracefunc != t) {
+        tstate->c_profilefunc = p;
+        tstate->c_tracefunc = t;
+        _PyThreadState_UpdateTracingState(tstate);
+    }
+}
+
+void
+_PyLegacyTracing_UpdateBridges(PyInterpreterState *interp)
+{
+    int profile, trace;
+    wanted_bridges(interp, &profile, &trace);
+    for (PyThreadState *ts = interp->threads.head; ts != NULL; ts = ts->next) {
+        update_bridge(ts, profile, trace);
+    }
+}
+
+void
+_PyLegacyTracing_ThreadCreated(PyThreadState *tstate)
+{
+    int profile, trace;
+    wanted_bridges(tstate->interp, &profile, &trace);
+    update_bridge(tstate, profile, trace);
+}
+
+/* A frame object compiled code made, not one of a running interpreter
+   frame (whose events the eval loop reports itself). */
+static inline int
+compiled_frame(PyFrameObject *f)
+{
+    return f->f_frame->owner == FRAME_OWNED_BY_FRAME_OBJECT;
+}
+
+static int
+fire_old_style(PyThreadState *tstate, PyFrameObject *f, int what, PyObject *arg)
+{
+    int event, lineno = -1;
+    switch (what) {
+        case PyTrace_CALL:
+            event = PY_MONITORING_EVENT_PY_START;
+            break;
+        case PyTrace_RETURN:
+            event = arg != NULL ? PY_MONITORING_EVENT_PY_RETURN
+                                : PY_MONITORING_EVENT_PY_UNWIND;
+            break;
+        case PyTrace_EXCEPTION:
+            event = PY_MONITORING_EVENT_RAISE;
+            break;
+        case PyTrace_LINE:
+            event = PY_MONITORING_EVENT_LINE;
+            lineno = PyFrame_GetLineNumber(f);
+            break;
+        default:
+            return 0;
+    }
+    PyObject *type, *value, *tb;
+    _PyErr_Fetch(tstate, &type, &value, &tb);
+    if (type != NULL) {
+        _PyErr_NormalizeException(tstate, &type, &value, &tb);
+    }
+    PyObject *evarg = NULL;
+    if (event == PY_MONITORING_EVENT_PY_RETURN) {
+        evarg = arg;
+    }
+    else if (event == PY_MONITORING_EVENT_PY_UNWIND) {
+        evarg = value != NULL ? value : Py_None;
+    }
+    else if (event == PY_MONITORING_EVENT_RAISE) {
+        /* (type, value, traceback) */
+        evarg = (arg != NULL && PyTuple_Check(arg) && PyTuple_GET_SIZE(arg) == 3)
+                ? PyTuple_GET_ITEM(arg, 1) : (value != NULL ? value : Py_None);
+    }
+    /* Compiled code raises tstate->tracing around its calls, as 3.11's eval
+       loop did; the events are for its own code, not for a callback's. */
+    int lowered = tstate->tracing > 0;
+    tstate->tracing -= lowered;
+    int err = _PyMonitoring_FireOldStyleEvent(tstate, (PyObject *)f->f_frame->f_code,
+                                              event, lineno, evarg);
+    if (lowered) {
+        tstate->tracing++;
+        tstate->cframe->use_tracing = 0;
+    }
+    if (err < 0 && event != PY_MONITORING_EVENT_LINE) {
+        PyErr_WriteUnraisable((PyObject *)f->f_frame->f_code);
+        err = 0;
+    }
+    if (err == 0) {
+        _PyErr_Restore(tstate, type, value, tb);
+    }
+    else {
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+    }
+    return err;
+}
+
+static int
+profile_bridge(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    Py_tracefunc set = tstate->_c_profilefunc_set;
+    if (set != NULL) {
+        int err = set(obj, f, what, arg);
+        if (err) {
+            return err;
+        }
+    }
+    if (what == PyTrace_LINE || !compiled_frame(f)) {
+        return 0;
+    }
+    return fire_old_style(tstate, f, what, arg);
+}
+
+static int
+trace_bridge(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    Py_tracefunc set = tstate->_c_tracefunc_set;
+    if (set != NULL) {
+        int err = set(obj, f, what, arg);
+        if (err) {
+            return err;
+        }
+    }
+    if (!compiled_frame(f)) {
+        return 0;
+    }
+    if (what != PyTrace_LINE && tstate->c_profilefunc == profile_bridge) {
+        /* The profile side reports it */
+        return 0;
+    }
+    return fire_old_style(tstate, f, what, arg);
 }

@@ -101,6 +101,90 @@ def cython(out):
                 "events": events, "pyx_calls": pyx_calls, "pyx_events": pyx_events})
 
 
+def cython_monitoring():
+    """The fork only: a sys.monitoring tool sees the compiled functions, which report themselves the
+    3.11 way (to tstate->c_profilefunc/c_tracefunc), as PY_START, LINE, PY_RETURN and PY_UNWIND, in the order
+    and with the lines a sys.settrace function sees as 'call', 'line' and 'return'; and a legacy
+    profiler set at the same time still gets exactly its own events."""
+    import cyfuncs
+    mon = sys.monitoring
+    E = mon.events
+    tool = 3
+    # An exceptional exit is a 'return' to sys.settrace, and PY_UNWIND to sys.monitoring.
+    as_legacy = {E.PY_START: "call", E.LINE: "line", E.PY_RETURN: "return", E.PY_UNWIND: "return"}
+    seen = []
+
+    def recorder(event):
+        def callback(code, *args):
+            if code.co_filename.endswith(".pyx"):
+                line = args[-1] if event == E.LINE else None
+                seen.append([as_legacy[event], code.co_name, line])
+        return callback
+
+    mon.use_tool_id(tool, "clients")
+    try:
+        for event in as_legacy:
+            mon.register_callback(tool, event, recorder(event))
+        mon.set_events(tool, E.PY_START | E.LINE | E.PY_RETURN | E.PY_UNWIND)
+        mon_result = cyfuncs.run()
+        mon.set_events(tool, 0)
+    finally:
+        mon.free_tool_id(tool)
+
+    traced = []
+
+    def tracer(frame, event, arg):
+        code = frame.f_code
+        if code.co_filename.endswith(".pyx") and event in ("call", "line", "return"):
+            traced.append([event, code.co_name, frame.f_lineno if event == "line" else None])
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        traced_result = cyfuncs.run()
+    finally:
+        sys.settrace(None)
+    if not seen:
+        raise SystemExit("cython-monitoring: no events from the compiled functions")
+    if mon_result != traced_result or seen != traced:
+        first = next((i for i, (a, b) in enumerate(zip(seen, traced)) if a != b), min(len(seen), len(traced)))
+        raise SystemExit("cython-monitoring: %d monitoring events, %d settrace events; first difference at "
+                         "%d: %r against %r" % (len(seen), len(traced), first, seen[first:first + 1],
+                                                 traced[first:first + 1]))
+
+    # Both at once: the profiler's own events are those it gets alone, the tool's are the same too.
+    def profile_events():
+        got = []
+
+        def profiler(frame, event, arg):
+            if frame.f_code.co_filename.endswith(".pyx"):
+                got.append([event, frame.f_code.co_name])
+        sys.setprofile(profiler)
+        try:
+            cyfuncs.run()
+        finally:
+            sys.setprofile(None)
+        return got
+
+    alone = profile_events()
+    del seen[:]
+    mon.use_tool_id(tool, "clients")
+    try:
+        mon.register_callback(tool, E.PY_START, recorder(E.PY_START))
+        mon.register_callback(tool, E.PY_RETURN, recorder(E.PY_RETURN))
+        mon.register_callback(tool, E.PY_UNWIND, recorder(E.PY_UNWIND))
+        mon.set_events(tool, E.PY_START | E.PY_RETURN | E.PY_UNWIND)
+        together = profile_events()
+    finally:
+        mon.free_tool_id(tool)
+    calls_alone = [e for e in traced if e[0] != "line"]
+    if together != alone or seen != calls_alone:
+        raise SystemExit("cython-monitoring: with a sys.setprofile profiler at the same time, the profiler got "
+                         "%d events (%d alone) and the tool %d (%d expected)"
+                         % (len(together), len(alone), len(seen), len(calls_alone)))
+    print("cython-monitoring: %d events, the same as sys.settrace's" % len(traced))
+
+
 def py_callback(i):
     # A Python frame called from compiled code, while both are traced.
     if i % 2:
@@ -163,6 +247,8 @@ def main(argv):
         lprof(*args)
     elif cmd == "cython":
         cython(*args)
+    elif cmd == "cython-monitoring":
+        cython_monitoring(*args)
     elif cmd == "compare":
         return compare(*args)
     else:

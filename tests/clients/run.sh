@@ -118,9 +118,14 @@ print(v("LDSHARED"), v("EXT_SUFFIX"), sep="\n")' > build-vars.txt &&
     check "Cython 0.29: cProfile's call counts (and callers) are the same on fork and stock" $?
     (cd "$work" && compare cython-settrace cython traced_result events pyx_events)
     check "Cython 0.29: sys.settrace's call/line/return events are the same on fork and stock" $?
+    (cd "$work/cython-fork" && extra_path=$work/cython-fork run fork "$here/clients.py" cython-monitoring \
+        > monitoring.log 2>&1)
+    st=$?
+    [ $st -ne 0 ] && tail -n 5 "$work/cython-fork/monitoring.log" | sed 's/^/      /'
+    check "Cython 0.29 on fork: a sys.monitoring tool sees the compiled functions (PY_START, LINE, PY_RETURN)" $st
 else
     for what in "build for fork" "run on fork" "build for stock" "run on stock" "cProfile counts agree" \
-                "settrace events agree"; do
+                "settrace events agree" "sys.monitoring sees them"; do
         skip "Cython 0.29: $what" "no bookworm cython3: $fetch_error"
     done
 fi

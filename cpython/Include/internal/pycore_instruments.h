@@ -74,6 +74,10 @@ struct _Py_monitoring_state {
     /* The exception events some code object has switched on locally: the
        union of their local sets (only these events are kept up to date). */
     _Py_Monitors local_exc;
+    /* The same for every event (a superset: code objects that go away keep
+       their bits until the next change), so that events only the internal
+       tools want need not look at the code object. */
+    _Py_Monitors local_any;
 };
 
 /* Bring a code object's bytecode up to date with the interpreter's tool
@@ -169,16 +173,35 @@ extern int _PyLegacyTracing_Changed(PyThreadState *tstate, int had_profile,
                                     int had_trace);
 extern void _PyLegacyTracing_ThreadCleared(PyThreadState *tstate, int had_profile,
                                            int had_trace);
+/* A thread state was created (Python/pystate.c), or the user's tools'
+   events changed (instrumentation.c): point c_profilefunc and c_tracefunc
+   at the bridge for compiled code, or back at the functions set. */
+extern void _PyLegacyTracing_ThreadCreated(PyThreadState *tstate);
+extern void _PyLegacyTracing_UpdateBridges(PyInterpreterState *interp);
+/* An event compiled code sent the 3.11 way, for the user's tools
+   (instrumentation.c) */
+extern int _PyMonitoring_FireOldStyleEvent(PyThreadState *tstate, PyObject *code,
+                                           int event, int lineno, PyObject *arg);
 /* A frame's f_trace_opcodes was set. */
 extern int _PyLegacyTracing_OpcodesWanted(PyThreadState *tstate);
-/* The tools' events, from the engine: `args` are the event's own arguments
-   (after code and offset). */
-extern int _PyLegacyTracing_Event(PyThreadState *tstate, int tool, int event,
+/* The events of the tools in `tools` (one or both), from the engine: `args`
+   are the event's own arguments (after code and offset). */
+extern int _PyLegacyTracing_Event(PyThreadState *tstate, uint8_t tools, int event,
     struct _PyInterpreterFrame *frame, PyObject *const *args, Py_ssize_t nargs);
 extern int _PyLegacyTracing_Line(PyThreadState *tstate,
     struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, _Py_CODEUNIT *prev);
 extern int _PyLegacyTracing_Instruction(PyThreadState *tstate,
     struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, int after_extended_arg);
+/* Does sys.setprofile report a call of `callable` with first argument
+   `arg0` (MISSING if none) as 'c_call'?  Builtin functions, and method
+   descriptors given their self, as 3.11 chose them. */
+static inline int
+_PyLegacyTracing_ReportsCall(PyObject *callable, PyObject *arg0)
+{
+    return PyCFunction_CheckExact(callable) || PyCMethod_CheckExact(callable) ||
+           (Py_IS_TYPE(callable, &PyMethodDescr_Type) &&
+            arg0 != &_PyInstrumentation_MISSING);
+}
 /* Set the two tools' global events (instrumentation.c). */
 extern int _PyMonitoring_SetLegacyEvents(PyInterpreterState *interp,
     int profile_events, int trace_events, int now);
