@@ -496,7 +496,8 @@ def write_report(path, data):
     lines.append(md_table(["config", "stock", "fork", "added time fork/stock"], rows))
     lines.append("")
     lines.append("Added time = time(config) - time(none) per unit of work on each side; the last column is the "
-                 "geometric mean over workloads of fork's added time / stock's.")
+                 "geometric mean over workloads of fork's added time / stock's (a workload where either side adds "
+                 "nothing measurable, <= 0, is left out).")
     lines.append("")
 
     lines.append("## Every workload x configuration")
@@ -553,7 +554,7 @@ def write_report(path, data):
                     added.setdefault(r["config"], []).append(over_fork / over_stock)
         if added:
             lines.append("Instructions a tool adds (Ir(config) - Ir(none), each side), fork / stock, geometric "
-                         "mean over the workloads above:")
+                         "mean over the workloads above (leaving out any where a side adds <= 0):")
             lines.append("")
             lines.append(md_table(["config", "added Ir fork/stock"],
                                   [[k, "**%s**" % fmt_ratio(geomean(v))] for k, v in added.items()]))
