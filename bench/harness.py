@@ -403,6 +403,7 @@ def overhead_rows(cells):
         if config.name == "none":
             continue
         row = {"config": config.name}
+        added = {}
         for label in ("stock", "fork"):
             xs = []
             for c in cells:
@@ -413,7 +414,11 @@ def overhead_rows(cells):
                     per_rep = c[label]["summary"]["median"] / c["reps"]
                     base_rep = base[label]["summary"]["median"] / base["reps"]
                     xs.append(per_rep / base_rep)
+                    added.setdefault(c["workload"], {})[label] = per_rep - base_rep
             row[label] = geomean(xs)
+        # the time the tool adds (time(config) - time(none), per unit of work), fork / stock
+        row["added"] = geomean([a["fork"] / a["stock"] for a in added.values()
+                                if "fork" in a and a.get("stock", 0) > 0 and a["fork"] > 0])
         if row["stock"] is not None or row["fork"] is not None:
             rows.append(row)
     return rows
@@ -485,9 +490,14 @@ def write_report(path, data):
 
     lines.append("## Tool overhead (slowdown against no tool, per unit of work, geomean over workloads)")
     lines.append("")
-    rows = [[r["config"], ("%.2fx" % r["stock"]) if r["stock"] else "n/a", ("%.2fx" % r["fork"]) if r["fork"] else "n/a"]
+    rows = [[r["config"], ("%.2fx" % r["stock"]) if r["stock"] else "n/a", ("%.2fx" % r["fork"]) if r["fork"] else "n/a",
+             fmt_ratio(r.get("added")) or "n/a"]
             for r in data["overhead"]]
-    lines.append(md_table(["config", "stock", "fork"], rows))
+    lines.append(md_table(["config", "stock", "fork", "added time fork/stock"], rows))
+    lines.append("")
+    lines.append("Added time = time(config) - time(none) per unit of work on each side; the last column is the "
+                 "geometric mean over workloads of fork's added time / stock's (a workload where either side adds "
+                 "nothing measurable, <= 0, is left out).")
     lines.append("")
 
     lines.append("## Every workload x configuration")
@@ -530,6 +540,25 @@ def write_report(path, data):
         lines.append("")
         lines.append("Geometric mean of the Ir ratios: **%s**" % (fmt_ratio(gm) if gm else "n/a"))
         lines.append("")
+        base = {(r["workload"], label): r[label]["ir"] for r in cg if r["config"] == "none"
+                for label in ("stock", "fork") if r[label]["status"] == "ok"}
+        added = {}
+        for r in cg:
+            w = r["workload"]
+            if r["config"] == "none" or (w, "stock") not in base or (w, "fork") not in base:
+                continue
+            if r["stock"]["status"] == "ok" and r["fork"]["status"] == "ok":
+                over_stock = r["stock"]["ir"] - base[(w, "stock")]
+                over_fork = r["fork"]["ir"] - base[(w, "fork")]
+                if over_stock > 0 and over_fork > 0:
+                    added.setdefault(r["config"], []).append(over_fork / over_stock)
+        if added:
+            lines.append("Instructions a tool adds (Ir(config) - Ir(none), each side), fork / stock, geometric "
+                         "mean over the workloads above (leaving out any where a side adds <= 0):")
+            lines.append("")
+            lines.append(md_table(["config", "added Ir fork/stock"],
+                                  [[k, "**%s**" % fmt_ratio(geomean(v))] for k, v in added.items()]))
+            lines.append("")
 
     lines.append("## Scales")
     lines.append("")
