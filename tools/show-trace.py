@@ -22,7 +22,8 @@ SETTRACE = ("import sys, runpy; sys.monitoring.use_tool_id(sys.monitoring.COVERA
 
 
 def run(prefix, coverdir):
-    cmd = [sys.executable] + prefix + ["--count", "--missing", "--summary", "-C", coverdir, SAMPLE]
+    sample = os.path.relpath(SAMPLE)  # as the summary shows it: tools/... from the top directory
+    cmd = [sys.executable] + prefix + ["--count", "--missing", "--summary", "-C", coverdir, sample]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                           timeout=120)
