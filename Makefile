@@ -66,6 +66,7 @@ show: build
 	@echo "== $(PYTHON)"
 	@$(PYTHON) -c 'import sys, sysconfig; print(sys.version); print("cache_tag:", sys.implementation.cache_tag, " SOABI:", sysconfig.get_config_var("SOABI"))'
 	@$(PYTHON) -c 'import ssl, ctypes, zlib, bz2, lzma, sqlite3, readline, curses, dbm.gnu, uuid, decimal; print("stdlib extension modules: ok;", ssl.OPENSSL_VERSION)'
+	@$(PYTHON) tools/show-trace.py
 
 test: build
 	@tools/run-tests.sh $(VARIANT)

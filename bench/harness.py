@@ -74,12 +74,14 @@ CONFIGS = [
     Config("coverage-ctracer", "line", "coverage.py 6.5 line+branch coverage with its C tracer (Coverage API)"),
     Config("coverage-sysmon", "line", "coverage.py 7.6 line+branch coverage, COVERAGE_CORE=sysmon (Coverage API)",
            "coverage-ctracer"),
+    Config("trace-count", "line", "stdlib trace.Trace(count=1).runctx, as python -m trace --count"),
+    Config("trace-listfuncs", "calls", "stdlib trace.Trace(countfuncs=1).runctx, as python -m trace --listfuncs"),
 ]
 CONFIG_BY_NAME = {c.name: c for c in CONFIGS}
 
 # Fraction of a workload's full-scale REPS that each group runs.  Tracers are slow (10-20x), so their
 # runs are scaled down to fit the time budget; fork/stock ratios always compare equal scales.
-FRACTIONS = {"none": 1.0, "line": 1 / 35, "profile": 1 / 20, "instr": 1 / 60, "idle": 1 / 4}
+FRACTIONS = {"none": 1.0, "line": 1 / 35, "profile": 1 / 20, "instr": 1 / 60, "idle": 1 / 4, "calls": 1 / 4}
 
 FULL = {"runs": 5, "scale": 1.0}
 QUICK = {"runs": 3, "scale": 0.4}

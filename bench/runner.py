@@ -412,6 +412,46 @@ class MonBreakpointIdle(MonBreakpoint):
         return breakpoint_target(idle_function)
 
 
+class TraceTool:
+    """The stdlib's trace module as `python -m trace` uses it: a trace.Trace whose runctx() executes
+    the timed work (the harness's timing function, called from code compiled from a string, as
+    runctx runs the program's code).  On stock 3.11 it traces with sys.settrace; the fork's trace
+    module collects the same figures through sys.monitoring."""
+
+    options = {}
+
+    def install(self, module):
+        import trace
+        self.tracer = trace.Trace(**self.options)
+
+    def run(self, timed):
+        namespace = {"timed": timed}
+        self.tracer.runctx("result = timed()", namespace, namespace)
+        return namespace["result"]
+
+    def uninstall(self):
+        pass
+
+
+class TraceCount(TraceTool):
+    """python -m trace --count: every execution of every line counted (no files ignored)."""
+
+    options = {"count": 1, "trace": 0}
+
+    def stats(self):
+        counts = self.tracer.results().counts
+        return {"distinct_lines": len(counts), "line_events": sum(counts.values())}
+
+
+class TraceListfuncs(TraceTool):
+    """python -m trace --listfuncs: the functions called at least once."""
+
+    options = {"count": 0, "trace": 0, "countfuncs": 1}
+
+    def stats(self):
+        return {"functions": len(self.tracer.results().calledfuncs)}
+
+
 PACKAGES = os.environ.get("BENCH_PACKAGES") or os.path.join(os.path.dirname(HERE), "build", "bench", "packages")
 
 
@@ -494,6 +534,8 @@ TOOLS = {
     "mon-breakpoint-idle": MonBreakpointIdle,
     "coverage-ctracer": CoverageCTracer,
     "coverage-sysmon": CoverageSysmon,
+    "trace-count": TraceCount,
+    "trace-listfuncs": TraceListfuncs,
 }
 
 
@@ -539,11 +581,17 @@ def measure(workload, config, reps):
     except Missing as e:
         result["missing"] = str(e)
         return result
+    def timed():
+        t0 = time.perf_counter()
+        checksum = run_units(workload, module, reps)
+        t1 = time.perf_counter()
+        return checksum, t0, t1
+
     try:
         if reps:
-            t0 = time.perf_counter()
-            checksum = run_units(workload, module, reps)
-            t1 = time.perf_counter()
+            # A tool with run() runs the timed work itself (trace.Trace.runctx).
+            run = getattr(tool, "run", None)
+            checksum, t0, t1 = run(timed) if run else timed()
         else:
             checksum, t0, t1 = None, 0.0, 0.0
     finally:
