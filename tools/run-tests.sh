@@ -28,7 +28,7 @@
 #              stock 3.11 instead) (tests/clients)
 #   pdb        test_pdb and test_bdb a second time, with bdb's and pdb's monitoring backend as the
 #              default (tests/pdb/regrtest_monitoring.py; regrtest runs them with 'settrace');
-#              about a minute
+#              a few seconds
 #   roundtrip  assemble -> change -> export -> re-assemble gives the same tree
 #
 # Logs go to build/test/.  The last line is "tests: N passed, N failed, N skipped".
