@@ -452,6 +452,91 @@ class TraceListfuncs(TraceTool):
         return {"functions": len(self.tracer.results().calledfuncs)}
 
 
+def rare_function(n):
+    """The breakpoint function of the pdb-*-breakpoint-rare configurations: called once every
+    RARE_EVERY units of the workload, by the unit wrapper that those configurations install."""
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+RARE_EVERY = 8
+
+
+class _PdbScript:
+    """pdb's stdin for a non-interactive session: the first commands, then `cycle` again and again
+    (one round per stop at the breakpoint)."""
+
+    def __init__(self, first, cycle):
+        self.lines = list(first)
+        self.cycle = list(cycle)
+
+    def readline(self):
+        if not self.lines:
+            self.lines = list(self.cycle)
+        return self.lines.pop(0) + "\n"
+
+
+class PdbSettraceBreakpointRare:
+    """pdb itself, driven by a script of commands: started as breakpoint() starts it (set_trace() in
+    a running frame), it sets a breakpoint with a `break` command in rare_function, which the
+    workload's units call once every RARE_EVERY units, `continue`s, and at each stop prints a
+    variable and continues.  This one uses the settrace backend, the only one stock 3.11 has."""
+
+    backend = "settrace"
+
+    def make_pdb(self, stdin, stdout):
+        import pdb
+        try:
+            return pdb.Pdb(stdin=stdin, stdout=stdout, nosigint=True, readrc=False,
+                           backend=self.backend)
+        except TypeError:  # 3.11's pdb: no backend argument, settrace only
+            if self.backend != "settrace":
+                raise Missing("pdb.Pdb has no backend argument")
+            return pdb.Pdb(stdin=stdin, stdout=stdout, nosigint=True, readrc=False)
+
+    def install(self, module):
+        import io
+        code, line = breakpoint_target(rare_function)
+        self.out = io.StringIO()
+        script = _PdbScript(["break %s:%d" % (code.co_filename, line), "continue"],
+                            ["p n", "continue"])
+        self.pdb = self.make_pdb(script, self.out)
+        unit = module.unit
+        count = 0
+
+        def rare_unit():
+            nonlocal count
+            if count % RARE_EVERY == 0:
+                rare_function(10)
+            count += 1
+            return unit()
+
+        self.module, self.unit = module, unit
+        module.unit = rare_unit
+        self.pdb.set_trace(sys._getframe())
+        # (pdb stops here and reads its first commands)
+
+    def uninstall(self):
+        self.module.unit = self.unit
+        self.pdb.clear_all_breaks()
+        self.pdb.set_continue()  # no breakpoint left: pdb stops tracing
+        sys.settrace(None)
+
+    def stats(self):
+        out = self.out.getvalue()
+        if "Error" in out or "***" in out:
+            raise AssertionError("pdb reported an error:\n" + out)
+        return {"breakpoint_stops": out.count("-> total = 0")}
+
+
+class PdbBreakpointRare(PdbSettraceBreakpointRare):
+    """PdbSettraceBreakpointRare on pdb's monitoring backend (pdb.Pdb(backend='monitoring'))."""
+
+    backend = "monitoring"
+
+
 PACKAGES = os.environ.get("BENCH_PACKAGES") or os.path.join(os.path.dirname(HERE), "build", "bench", "packages")
 
 
@@ -532,6 +617,8 @@ TOOLS = {
     "mon-instruction": MonInstruction,
     "settrace-breakpoint-idle": SettraceBreakpointIdle,
     "mon-breakpoint-idle": MonBreakpointIdle,
+    "pdb-settrace-breakpoint-rare": PdbSettraceBreakpointRare,
+    "pdb-breakpoint-rare": PdbBreakpointRare,
     "coverage-ctracer": CoverageCTracer,
     "coverage-sysmon": CoverageSysmon,
     "trace-count": TraceCount,

@@ -2,7 +2,7 @@
 # The fork's test command (`make test`): run from the project root after the fork is built.
 #
 #   tools/run-tests.sh VARIANT [fork] [security] [stress] [fuzz] [capi] [coverage] [clients] [regrtest]
-#                      [roundtrip]
+#                      [pdb] [roundtrip]
 #              (default: all)
 #
 #   fork       the fork's own tests under tests/ (identity, ABI, ...), run by the fork's interpreter
@@ -26,6 +26,9 @@
 #              build/clients) give the same results on the fork as on stock 3.11.2 built the same
 #              way (tools/build.sh stock VARIANT, built when missing; STOCK_PYTHON=PATH uses another
 #              stock 3.11 instead) (tests/clients)
+#   pdb        test_pdb and test_bdb a second time, with bdb's and pdb's monitoring backend as the
+#              default (tests/pdb/regrtest_monitoring.py; regrtest runs them with 'settrace');
+#              a few seconds
 #   roundtrip  assemble -> change -> export -> re-assemble gives the same tree
 #
 # Logs go to build/test/.  The last line is "tests: N passed, N failed, N skipped".
@@ -34,7 +37,7 @@ set -uo pipefail
 variant=${1:-default}
 shift || true
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(fork security stress fuzz capi coverage clients regrtest roundtrip)
+[ ${#parts[@]} -eq 0 ] && parts=(fork security stress fuzz capi coverage clients regrtest pdb roundtrip)
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -288,6 +291,21 @@ EOF
     tally regrtest "$line" $st
 }
 
+run_pdb() {
+    echo "== test_pdb and test_bdb on the monitoring backend (tests/pdb/regrtest_monitoring.py)"
+    local st ok failed skipped
+    # In this process (no -j): the runner changes the default backend before regrtest starts.
+    "${default_signals[@]}" env "${clean_env[@]}" "$python" tests/pdb/regrtest_monitoring.py -v \
+        --timeout 600 test_pdb test_bdb > "$out/pdb-monitoring.log" 2>&1
+    st=$?
+    ok=$(grep -cE '\.\.\. ok$' "$out/pdb-monitoring.log")
+    failed=$(grep -cE '\.\.\. (FAIL|ERROR)$' "$out/pdb-monitoring.log")
+    skipped=$(grep -cE '\.\.\. skipped' "$out/pdb-monitoring.log")
+    grep -E '^(FAIL|ERROR):|^Tests result' "$out/pdb-monitoring.log" || true
+    [ $st -ne 0 ] && tail -n 40 "$out/pdb-monitoring.log"
+    tally pdb "pdb: $ok passed, $failed failed, $skipped skipped" $st
+}
+
 for part in "${parts[@]}"; do
     case $part in
         fork) run_fork ;;
@@ -298,6 +316,7 @@ for part in "${parts[@]}"; do
         coverage) run_coverage ;;
         clients) run_clients ;;
         regrtest) run_regrtest ;;
+        pdb) run_pdb ;;
         roundtrip) run_roundtrip ;;
         *) echo "run-tests: unknown part $part" >&2; exit 2 ;;
     esac
