@@ -1757,8 +1757,12 @@ call_jump_event(PyThreadState *tstate, PyCodeObject *co, int event, int index,
         }
         Py_INCREF(callback);
         PyThreadState_EnterTracing(tstate);
+        /* frame.f_lineno's setter refuses a jump with the right reason */
+        int old_what = tstate->tracing_what;
+        tstate->tracing_what = _PY_MONITORING_TRACING_WHAT(event);
         PyObject *res = _PyObject_VectorcallTstate(
             tstate, callback, args + 1, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        tstate->tracing_what = old_what;
         PyThreadState_LeaveTracing(tstate);
         Py_DECREF(callback);
         if (res == NULL) {

@@ -2808,6 +2808,12 @@ class TestFrameSeenByCallbacks(MonitoringTestCase):
              raise_in_operation, not_line),
         ]
         if FORK:
+            # The fork names the reason for JUMP and the branch events too
+            # (upstream 3.14 lets them jump).
+            cases += [
+                ("JUMP", E.JUMP, line_while, lambda: line_while(5), not_line),
+                ("BRANCH_LEFT", E.BRANCH_LEFT, line_while, lambda: line_while(5), not_line),
+            ]
             # Upstream lets PY_YIELD and PY_RESUME callbacks jump; the fork's
             # eval loop only moves to another instruction after a 'line'
             # trace event.
