@@ -1608,30 +1608,37 @@ _Py_call_instrumentation_line(PyThreadState *tstate, _PyInterpreterFrame *frame,
     if (!tstate->tracing) {
         _PyCoLineEntry *lines = data->lines;
         int line = lines[i].line;
-        int fire = 1;
-        if (prev >= instrs + co->_co_firsttraceable && prev < instrs + Py_SIZE(co)) {
-            /* Same line as the instruction executed before: no event, unless
-               that was RESUME (the frame just started or resumed). */
-            int p = (int)(prev - instrs);
-            fire = lines[p].line != line ||
-                   hidden_base(lines, instrs, p) == RESUME;
-        }
+        int first = co->_co_firsttraceable;
+        /* The instruction executed before, if it is one of this code's
+           (from the first RESUME on) */
+        int p = (prev >= instrs + first && prev < instrs + Py_SIZE(co))
+                ? (int)(prev - instrs) : -1;
         PyInterpreterState *interp = tstate->interp;
         uint8_t tools = (interp->monitoring.events.tools[PY_MONITORING_EVENT_LINE] |
                          data->local.tools[PY_MONITORING_EVENT_LINE]) &
                         ~lines[i].line_disabled;
         if (tools & (1 << PY_MONITORING_SYS_TRACE_ID)) {
-            /* sys.settrace first (highest id), with 3.11's own rule for
-               when a line event is due (legacy_tracing.c). */
-            if (_PyLegacyTracing_Line(tstate, frame, instr, prev) < 0) {
+            /* sys.settrace first (highest id), with 3.11's rule for when a
+               'line' event is due: the line differs from the line of the
+               instruction before (none at the frame's start), or a jump
+               went backwards, but not to the SEND of a yield from/await
+               loop (legacy_tracing.c). */
+            int due = line >= 0 &&
+                (p <= first || lines[p].line != line ||
+                 (i < p && hidden_base(lines, instrs, i) != SEND));
+            if (_PyLegacyTracing_Line(tstate, frame, instr, prev, line, due) < 0) {
                 return -1;
             }
             /* If it jumped (frame.f_lineno), the other tools still see this
                line, as upstream has it; the eval loop goes on where the
-               frame now is. */
+               frame now is.  The side table may be gone. */
             tools &= (uint8_t)~_PY_MONITORING_LEGACY_TOOLS;
+            lines = tools ? data->lines : NULL;
         }
-        if (fire && tools) {
+        /* Same line as the instruction executed before: no event, unless
+           that was RESUME (the frame just started or resumed). */
+        if (tools && (p < 0 || lines[p].line != line ||
+                      hidden_base(lines, instrs, p) == RESUME)) {
             PyObject *lineobj = PyLong_FromLong(line);
             if (lineobj == NULL) {
                 return -1;

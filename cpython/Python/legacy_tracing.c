@@ -53,7 +53,7 @@
      instruction executed before, or on a jump backwards (not the one at the
      end of a yield from / await loop), not where a trace function has just
      jumped to (frame.f_lineno), and never for instructions without a line
-     (_PyLegacyTracing_Line()); 'opcode' events skip the instruction after an
+     (_Py_call_instrumentation_line()); 'opcode' events skip the instruction after an
      EXTENDED_ARG, as 3.11's dispatch did; 'c_call' reports builtin functions
      and, bound to their first argument, method descriptors; the generator's
      state is "suspended" during the 'return' event of a yield, so that a
@@ -78,7 +78,6 @@
 
 #include "Python.h"
 #include "pycore_ceval.h"         // _PyEval_CallTrace()
-#include "pycore_code.h"          // _PyCode_InitLineArray()
 #include "pycore_frame.h"         // _PyInterpreterFrame, PyFrameObject
 #include "pycore_instruments.h"
 #include "pycore_interp.h"        // PyInterpreterState.monitoring
@@ -290,20 +289,32 @@ _PyLegacyTracing_Event(PyThreadState *tstate, uint8_t tools, int event,
     }
 }
 
-/* The line of instruction `index` of co, -1 for none. */
-static inline int
-line_of(PyCodeObject *co, int index)
-{
-    return _PyCode_LineNumberFromArray(co, index);
-}
-
 /* LINE, at a location where a line may start (a superset of where 3.11
    could report one: the engine puts a LINE layer at every instruction that
    begins a line in bytecode order, every jump target and every exception
-   handler).  `prev` is the instruction this frame executed before. */
+   handler).  `prev` is the instruction this frame executed before; `due`
+   says whether 3.11 reports a line here (the engine works it out from its
+   side table, see _Py_call_instrumentation_line()). */
+/* A 'line' event: what 3.11's call_trace() does, with the line known. */
+static int
+call_line(PyThreadState *tstate, Py_tracefunc func, PyFrameObject *f, int line)
+{
+    int old_what = tstate->tracing_what;
+    tstate->tracing_what = PyTrace_LINE;
+    tstate->tracing++;
+    tstate->cframe->use_tracing = 0;
+    f->f_lineno = line;
+    int result = func(tstate->c_traceobj, f, PyTrace_LINE, Py_None);
+    f->f_lineno = 0;
+    tstate->tracing--;
+    _PyThreadState_UpdateTracingState(tstate);
+    tstate->tracing_what = old_what;
+    return result ? -1 : 0;
+}
+
 int
 _PyLegacyTracing_Line(PyThreadState *tstate, _PyInterpreterFrame *frame,
-                      _Py_CODEUNIT *instr, _Py_CODEUNIT *prev)
+                      _Py_CODEUNIT *instr, _Py_CODEUNIT *prev, int line, int due)
 {
     Py_tracefunc func = tstate->_c_tracefunc_set;
     if (func == NULL) {
@@ -311,25 +322,12 @@ _PyLegacyTracing_Line(PyThreadState *tstate, _PyInterpreterFrame *frame,
     }
     if (prev == instr) {
         /* Arrived here by a jump a trace function made: 3.11 runs the
-           instruction at once. */
+           instruction at once (`due` is false). */
         jumped_to = instr;
         return 0;
     }
     jumped_to = NULL;
-    PyCodeObject *co = frame->f_code;
-    if (_PyCode_InitLineArray(co)) {
-        return -1;
-    }
-    int i = (int)(instr - _PyCode_CODE(co));
-    int line = line_of(co, i);
-    if (line == -1) {
-        return 0;
-    }
-    int p = (int)(prev - _PyCode_CODE(co));
-    int lastline = (p <= co->_co_firsttraceable || p >= Py_SIZE(co))
-                   ? -1 : line_of(co, p);
-    if (line == lastline &&
-        !(i < p && _PyMonitoring_BaseOpcode(co, i) != SEND)) {
+    if (!due) {
         return 0;
     }
     PyFrameObject *f = _PyFrame_GetFrameObject(frame);
@@ -339,8 +337,8 @@ _PyLegacyTracing_Line(PyThreadState *tstate, _PyInterpreterFrame *frame,
     if (!f->f_trace_lines) {
         return 0;
     }
-    int err = _PyEval_CallTrace(func, tstate->c_traceobj, tstate, frame,
-                                PyTrace_LINE, Py_None);
+    assert(!tstate->tracing);
+    int err = call_line(tstate, func, f, line);
     if (err == 0 && frame->prev_instr != instr) {
         jumped_to = frame->prev_instr;
     }

@@ -189,7 +189,8 @@ extern int _PyLegacyTracing_OpcodesWanted(PyThreadState *tstate);
 extern int _PyLegacyTracing_Event(PyThreadState *tstate, uint8_t tools, int event,
     struct _PyInterpreterFrame *frame, PyObject *const *args, Py_ssize_t nargs);
 extern int _PyLegacyTracing_Line(PyThreadState *tstate,
-    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, _Py_CODEUNIT *prev);
+    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, _Py_CODEUNIT *prev,
+    int line, int due);
 extern int _PyLegacyTracing_Instruction(PyThreadState *tstate,
     struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, int after_extended_arg);
 /* Does sys.setprofile report a call of `callable` with first argument
