@@ -1125,8 +1125,8 @@ tool_state_changed(PyInterpreterState *interp)
 
 /* The C API (the section at the end of this file), as the engine sees it. */
 static PyTypeObject NativeCallback_Type;
-static PyObject *native_callback_call(PyObject *callback, int event,
-                                      PyObject *const *args, Py_ssize_t nargs);
+typedef struct native_callback native_callback;
+static int native_invoke(native_callback *self, const PyMonitoringEvent *ev);
 static int capi_uses_table(PyObject *code);
 static int capi_get_local_events(PyInterpreterState *interp, int tool_id, PyObject *code);
 static int capi_set_local_events(PyInterpreterState *interp, int tool_id, PyObject *code,
@@ -1211,12 +1211,11 @@ call_tools(PyThreadState *tstate, int event, _PyInterpreterFrame *frame,
     PyInterpreterState *interp = tstate->interp;
     PyCodeObject *co = frame->f_code;
     int index = (int)(instr - _PyCode_CODE(co));
-    PyObject *offset = PyLong_FromLong(index * (long)sizeof(_Py_CODEUNIT));
-    if (offset == NULL) {
-        return -1;
-    }
+    /* Boxed for the first callback that is not a native one (native
+       callbacks get the offset as a C int). */
+    PyObject *offset = NULL;
     args[1] = (PyObject *)co;
-    args[2] = offset;
+    args[2] = NULL;
     int err = 0;
     /* Highest tool id first, as upstream calls them. */
     for (int tool = PY_MONITORING_TOOL_IDS - 1; tool >= 0; tool--) {
@@ -1232,22 +1231,45 @@ call_tools(PyThreadState *tstate, int event, _PyInterpreterFrame *frame,
            code the callback runs.  tracing_what tells frame.f_lineno's setter
            which event this is (a stale PyTrace_LINE left by an enclosing
            sys.call_tracing() must not let a CALL callback jump). */
-        int what = tstate->tracing_what;
-        tstate->tracing_what = _PY_MONITORING_TRACING_WHAT(event);
-        PyThreadState_EnterTracing(tstate);
-        PyObject *res = Py_IS_TYPE(callback, &NativeCallback_Type)
-            ? native_callback_call(callback, event, args + 1, nargs)
-            : _PyObject_VectorcallTstate(tstate, callback, args + 1,
-                                         nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-        PyThreadState_LeaveTracing(tstate);
-        tstate->tracing_what = what;
+        int disable;
+        if (Py_IS_TYPE(callback, &NativeCallback_Type)) {
+            PyMonitoringEvent ev = {event, (PyObject *)co,
+                                    index * (int32_t)sizeof(_Py_CODEUNIT), -1, -1,
+                                    nargs > 2 ? args[3] : NULL,
+                                    nargs > 3 ? args[4] : NULL};
+            int what = tstate->tracing_what;
+            tstate->tracing_what = _PY_MONITORING_TRACING_WHAT(event);
+            PyThreadState_EnterTracing(tstate);
+            disable = native_invoke((native_callback *)callback, &ev);
+            PyThreadState_LeaveTracing(tstate);
+            tstate->tracing_what = what;
+        }
+        else {
+            if (offset == NULL) {
+                offset = PyLong_FromLong(index * (long)sizeof(_Py_CODEUNIT));
+                if (offset == NULL) {
+                    Py_DECREF(callback);
+                    err = -1;
+                    break;
+                }
+                args[2] = offset;
+            }
+            int what = tstate->tracing_what;
+            tstate->tracing_what = _PY_MONITORING_TRACING_WHAT(event);
+            PyThreadState_EnterTracing(tstate);
+            PyObject *res = _PyObject_VectorcallTstate(
+                tstate, callback, args + 1, nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+            PyThreadState_LeaveTracing(tstate);
+            tstate->tracing_what = what;
+            disable = res == NULL ? -1 : res == &_PyInstrumentation_DISABLE;
+            Py_XDECREF(res);
+        }
         Py_DECREF(callback);
-        if (res == NULL) {
+        if (disable < 0) {
             err = -1;
             break;
         }
-        Py_DECREF(res);
-        if (res == &_PyInstrumentation_DISABLE) {
+        if (disable) {
             int exc_event = (_PY_MONITORING_EXC_EVENT_SET >> event) & 1;
             _PyCoMonitoringData *data = get_data(co, interp);
             /* An exception event can be disabled where the tool set it
@@ -1272,7 +1294,7 @@ call_tools(PyThreadState *tstate, int event, _PyInterpreterFrame *frame,
             }
         }
     }
-    Py_DECREF(offset);
+    Py_XDECREF(offset);
     return err < 0 ? err : result;
 }
 
@@ -2994,7 +3016,7 @@ PyMonitoring_ExitScope(void)
 
 /* Native callbacks */
 
-typedef struct {
+struct native_callback {
     PyObject_HEAD
     PyMonitoring_NativeCallback func;
     void *data;
@@ -3002,7 +3024,7 @@ typedef struct {
     int tool;
     int event;
     vectorcallfunc vectorcall;
-} native_callback;
+};
 
 static PyTypeObject NativeCallback_Type;
 
@@ -3118,12 +3140,6 @@ native_call_vector(native_callback *self, int event, PyObject *const *args,
 }
 
 /* The hook of call_instrumentation_vector(). */
-static PyObject *
-native_callback_call(PyObject *callback, int event, PyObject *const *args,
-                     Py_ssize_t nargs)
-{
-    return native_call_vector((native_callback *)callback, event, args, nargs);
-}
 
 /* Called from Python (a tool chaining to the callback it replaced): the
    event is the one the callback was registered for. */
