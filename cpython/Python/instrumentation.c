@@ -144,7 +144,8 @@
      layout is private to Objects/codeobject.c (_PyCode_GetExtra/SetExtra are
      the only interface).
    - PyInterpreterState: opaque outside the core; the new state is appended.
-   - PyThreadState and _PyCFrame: unchanged.
+   - PyThreadState: two fields appended (legacy_tracing.c); it is only ever
+     allocated by the runtime.  _PyCFrame: unchanged.
    - Opcode numbers of existing instructions are unchanged; the new ones use
      the free range at the top (Lib/opcode.py), so the bytecode magic number
      and .pyc files stay those of stock 3.11.

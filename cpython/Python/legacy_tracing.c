@@ -71,17 +71,19 @@
    ABI
    ---
 
-   Nothing visible to extensions changes: PyThreadState and the frame keep
-   their layout, the per-interpreter counts are appended to the interpreter's
-   monitoring state, and DO_TRACING keeps its opcode number (it is never
-   dispatched now). */
+   No field that extensions can see moves: the functions set with
+   PyEval_SetProfile/SetTrace are kept in two fields appended to
+   PyThreadState (which only the runtime allocates), the per-interpreter
+   counts are appended to the interpreter's monitoring state, the frame
+   object keeps its layout, and DO_TRACING keeps its opcode number (it is
+   never dispatched now).  c_profilefunc and c_tracefunc may point at the
+   bridge below while user tools want the events of compiled code. */
 
 #include "Python.h"
 #include "pycore_ceval.h"         // _PyEval_CallTrace()
 #include "pycore_frame.h"         // _PyInterpreterFrame, PyFrameObject
 #include "pycore_instruments.h"
 #include "pycore_interp.h"        // PyInterpreterState.monitoring
-#include "pycore_opcode.h"        // _PyOpcode_Deopt
 #include "pycore_pyerrors.h"      // _PyErr_Fetch()
 #include "pycore_pystate.h"       // _PyThreadState_GET()
 
