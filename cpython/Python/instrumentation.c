@@ -3355,13 +3355,11 @@ capi_fire_args(PyMonitoringState *state, PyObject *codelike, int32_t offset,
    for code-like objects.  With no PyMonitoringState kept between events, a
    DISABLE lasts for that event only. */
 int
-_PyMonitoring_FireOldStyleEvent(PyThreadState *tstate, PyObject *code, int event,
-                                int lineno, PyObject *arg)
+_PyMonitoring_FireOldStyleEvent(PyObject *code, int event, int lineno, PyObject *arg)
 {
     PyMonitoringState state = {(uint8_t)((1 << PY_MONITORING_TOOL_IDS) - 1), 0};
     PyMonitoringEvent ev = {event, NULL, -1, lineno, -1, arg, NULL};
     PyObject *args[4] = {NULL, NULL, NULL, arg};
-    (void)tstate;
     return capi_fire(&state, code, 0, &ev, args, arg == NULL ? 2 : 3);
 }
 

@@ -505,7 +505,7 @@ fire_old_style(PyThreadState *tstate, PyFrameObject *f, int what, PyObject *arg)
        loop did; the events are for its own code, not for a callback's. */
     int lowered = tstate->tracing > 0;
     tstate->tracing -= lowered;
-    int err = _PyMonitoring_FireOldStyleEvent(tstate, (PyObject *)f->f_frame->f_code,
+    int err = _PyMonitoring_FireOldStyleEvent((PyObject *)f->f_frame->f_code,
                                               event, lineno, evarg);
     if (lowered) {
         tstate->tracing++;

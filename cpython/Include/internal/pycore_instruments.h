@@ -180,8 +180,8 @@ extern void _PyLegacyTracing_ThreadCreated(PyThreadState *tstate);
 extern void _PyLegacyTracing_UpdateBridges(PyInterpreterState *interp);
 /* An event compiled code sent the 3.11 way, for the user's tools
    (instrumentation.c) */
-extern int _PyMonitoring_FireOldStyleEvent(PyThreadState *tstate, PyObject *code,
-                                           int event, int lineno, PyObject *arg);
+extern int _PyMonitoring_FireOldStyleEvent(PyObject *code, int event, int lineno,
+                                           PyObject *arg);
 /* A frame's f_trace_opcodes was set. */
 extern int _PyLegacyTracing_OpcodesWanted(PyThreadState *tstate);
 /* The events of the tools in `tools` (one or both), from the engine: `args`
