@@ -40,6 +40,14 @@
    running on some thread's stack when a change is made is instrumented at once
    (instrument_executing_code), since it will not pass a RESUME before it
    returns.  gen.throw() enters a frame without a RESUME, so it instruments too.
+   RESUME leaves stale code alone on a thread that is running a callback or a
+   trace function (tstate->tracing), whose frames get no events: code that only
+   callbacks and trace functions run is never instrumented and runs at stock
+   speed, as under 3.11's tracing (where a trace function's own code ran with
+   use_tracing off).  Before this, a line tracer's own three lines went through
+   the layers on every event, which made sys.settrace cost more than on stock
+   on code with short lines.  A frame that such a thread starts and that lives
+   on (a generator) is brought up to date by its next RESUME outside.
 
    Versions
    --------

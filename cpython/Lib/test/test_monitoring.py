@@ -2555,6 +2555,108 @@ class TestCodeRunByCallbacks(MonitoringTestCase):
     def test_line(self):
         self.check("LINE")
 
+    def instrumented_opnames(self, func):
+        return {i.opname for i in dis.get_instructions(func, adaptive=True)
+                if i.opname.startswith("INSTRUMENTED_")}
+
+    def test_code_only_callbacks_run(self):
+        # A function that only callbacks call gets no events there; once
+        # called outside one, it gets them like any other.
+        def helper(n):
+            total = 0
+            for i in range(n):
+                total += i
+            return total
+
+        seen = []
+        helped = []
+
+        def callback(code, *args):
+            seen.append(code.co_name)
+            if code is callee.__code__:
+                helped.append(helper(3))
+        self.claim(TOOL)
+        for event in (E.PY_START, E.LINE, E.PY_RETURN):
+            mon.register_callback(TOOL, event, callback)
+        mon.set_events(TOOL, E.PY_START | E.LINE | E.PY_RETURN)
+        self.assertEqual(callee(), 3)
+        self.assertEqual(helped, [3] * 4)
+        self.assertNotIn("helper", seen)
+        if FORK:
+            # Left as it was: it runs as fast as without a tool.
+            self.assertEqual(self.instrumented_opnames(helper), set())
+        seen.clear()
+        self.assertEqual(helper(2), 1)
+        mon.set_events(TOOL, 0)
+        # start, the lines (the loop's twice), and the return
+        self.assertEqual(seen.count("helper"), 2 + 2 + 2 * 2 + 1)
+
+    def test_trace_function_code(self):
+        # The same for sys.settrace functions, as under 3.11's tracing.
+        def helper(event):
+            return event.upper()
+
+        calls = []
+
+        def tracer(frame, event, arg):
+            helper(event)
+            calls.append((frame.f_code.co_name, event))
+            return tracer
+        old = sys.gettrace()
+        sys.settrace(tracer)
+        try:
+            callee()
+            helper("x")
+        finally:
+            sys.settrace(old)
+        self.assertEqual([c for c in calls if c[0] == "callee"],
+                         [("callee", "call"), ("callee", "line"),
+                          ("callee", "line"), ("callee", "return")])
+        self.assertIn(("helper", "call"), calls)
+        self.assertNotIn(("tracer", "call"), calls)
+        if FORK:
+            self.assertEqual(self.instrumented_opnames(tracer), set())
+
+    def test_generator_started_by_callback(self):
+        # A generator that a callback starts gets its events once it is
+        # resumed outside callbacks, although the callback ran its code.
+        def gen():
+            yield 1
+            yield 2
+            yield 3
+
+        started = []
+        seen = []
+
+        def start(code, offset):
+            if code is callee.__code__ and not started:
+                g = gen()
+                started.append((g, next(g)))
+            elif code is gen.__code__:
+                seen.append(("start", rel_line(code, offset)))
+
+        def resume(code, offset):
+            if code is gen.__code__:
+                seen.append(("resume", rel_line(code, offset)))
+
+        def line(code, line):
+            if code is gen.__code__:
+                seen.append(("line", line - code.co_firstlineno))
+        self.claim(TOOL)
+        mon.register_callback(TOOL, E.PY_START, start)
+        mon.register_callback(TOOL, E.PY_RESUME, resume)
+        mon.register_callback(TOOL, E.LINE, line)
+        mon.set_events(TOOL, E.PY_START | E.PY_RESUME | E.LINE)
+        callee()
+        g, first = started[0]
+        self.assertEqual(first, 1)
+        self.assertEqual(seen, [])
+        self.assertEqual(next(g), 2)
+        self.assertEqual(list(g), [3])
+        mon.set_events(TOOL, 0)
+        self.assertEqual(seen, [("resume", 1), ("line", 2),
+                                ("resume", 2), ("line", 3), ("resume", 3)])
+
 
 class TestReentrancy(MonitoringTestCase):
 
