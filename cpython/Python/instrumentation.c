@@ -644,16 +644,15 @@ create_line_table(PyCodeObject *co)
         PyErr_NoMemory();
         return NULL;
     }
-    for (int i = 0; i < n; i++) {
-        lines[i].line = -1;
+    /* The lines come from 3.11's own array of them (-1: no line), which
+       sys.settrace's 'call' events and frame.f_lineno need too: decoding
+       co_linetable once serves all three. */
+    if (_PyCode_InitLineArray(co) < 0) {
+        PyMem_Free(lines);
+        return NULL;
     }
-    PyCodeAddressRange range;
-    _PyCode_InitAddressRange(co, &range);
-    while (_PyLineTable_NextAddressRange(&range)) {
-        int end = range.ar_end / (int)sizeof(_Py_CODEUNIT);
-        for (int a = range.ar_start / (int)sizeof(_Py_CODEUNIT); a < end && a < n; a++) {
-            lines[a].line = range.ar_line;
-        }
+    for (int i = 0; i < n; i++) {
+        lines[i].line = _PyCode_LineNumberFromArray(co, i);
     }
     const _Py_CODEUNIT *instrs = _PyCode_CODE(co);
     int first = co->_co_firsttraceable;
@@ -919,6 +918,10 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
     int n = (int)Py_SIZE(co);
     _PyCoLineEntry *lines = data->lines;
     Py_ssize_t count = 0;
+    /* Without instrumented opcodes before this pass, quickening's pairs are
+       all still fused, or split because their second half is now layered:
+       there is nothing for refuse_superinstructions() to do. */
+    int had_layers = data->instrumented != 0;
     int keep_lines = 0;
     for (int i = 0; i < n; i++) {
         int opcode = _Py_OPCODE(instrs[i]);
@@ -1005,7 +1008,9 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
         }
         i = next - 1;
     }
-    refuse_superinstructions(co);
+    if (had_layers) {
+        refuse_superinstructions(co);
+    }
     data->instrumented = count;
     if (lines != NULL && !keep_lines) {
         /* No layer left and nothing DISABLEd: no side table either. */
