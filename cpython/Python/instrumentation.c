@@ -908,6 +908,14 @@ refuse_superinstructions(PyCodeObject *co)
     }
 }
 
+/* Has some tool DISABLEd an event at this location? */
+static inline int
+any_disabled(const _PyCoLineEntry *entry)
+{
+    return (entry->line_disabled | entry->instr_disabled | entry->left_disabled |
+            entry->right_disabled | entry->branch_disabled) != 0;
+}
+
 /* One pass over the bytecode: instrument every location where some tool
    wants the event and has not DISABLEd it, de-instrument the others. */
 static void
@@ -922,12 +930,31 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
        all still fused, or split because their second half is now layered:
        there is nothing for refuse_superinstructions() to do. */
     int had_layers = data->instrumented != 0;
+    /* Nothing wanted (the last tool went away, or the interpreter is being
+       finalized, which takes every instrumented code object it leaves
+       through here): every instrumented location goes back to its quickened
+       form, without asking which tools want what.  The result is the general
+       loop's for an empty `wanted`. */
+    int nothing = 1;
+    for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+        nothing &= wanted->tools[e] == 0;
+    }
     int keep_lines = 0;
     for (int i = 0; i < n; i++) {
         int opcode = _Py_OPCODE(instrs[i]);
         int under = lines != NULL ? under_layers(lines, instrs, i) : opcode;
         int base = hidden_base(lines, instrs, i);
         int next = i + 1 + _PyOpcode_Caches[base];
+        if (nothing) {
+            if (under >= MIN_INSTRUMENTED_OPCODE || under != opcode || under == PRECALL) {
+                restore_quickened(instrs, i, base);
+            }
+            if (lines != NULL && any_disabled(&lines[i])) {
+                keep_lines = 1;
+            }
+            i = next - 1;
+            continue;
+        }
         /* inner: the opcode to run at i under the layers; requicken: write
            the quickened form of base instead */
         int inner = under;
@@ -1001,9 +1028,7 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
         else if (inner != opcode) {
             _Py_SET_OPCODE(instrs[i], inner);
         }
-        if (lines != NULL && (lines[i].line_disabled | lines[i].instr_disabled |
-                              lines[i].left_disabled | lines[i].right_disabled |
-                              lines[i].branch_disabled)) {
+        if (lines != NULL && any_disabled(&lines[i])) {
             keep_lines = 1;
         }
         i = next - 1;
