@@ -165,6 +165,7 @@
 #include "pycore_frame.h"         // _PyInterpreterFrame
 #include "pycore_instruments.h"
 #include "pycore_interp.h"        // PyInterpreterState.monitoring
+#include "pycore_legacy_tracing.h" // _PyLegacyTracing_Line()
 #include "pycore_namespace.h"     // _PyNamespace_New()
 #include "pycore_object.h"        // _PyObject_IMMORTAL_INIT()
 #include "pycore_opcode.h"        // _PyOpcode_Deopt

@@ -61,7 +61,9 @@
      events while tstate->tracing is raised, and neither did 3.11; RESUME
      does not even instrument code while it is (instrumentation.c,
      "Instrumentation is lazy"), so a trace function's own code runs at full
-     speed, as it did under 3.11.
+     speed, as it did under 3.11.  The 'line' event, which a line tracer
+     gets for nearly every line, is the one part that is not in this file:
+     the engine runs it inline (Include/internal/pycore_legacy_tracing.h).
    - The events that come from the eval loop's exception paths (the
      'exception' event, the 'return' event of a frame that an exception
      unwinds, and the 'call' event of gen.throw()) stay tests of
@@ -160,11 +162,6 @@ _PyLegacyTracing_OpcodesWanted(PyThreadState *tstate)
 
 
 /* The events ------------------------------------------------------------*/
-
-/* Where a trace function jumped to (frame.f_lineno) from a 'line' event:
-   3.11 runs that instruction without a 'line' or 'opcode' event.  One slot
-   is enough: the eval loop goes there at once, under the GIL. */
-static _Py_CODEUNIT *jumped_to = NULL;
 
 /* The callable a 'c_call' event reports for a call of `callable` with first
    argument `arg0`, as 3.11's eval loop chose it: builtin functions, and
@@ -294,62 +291,6 @@ _PyLegacyTracing_Event(PyThreadState *tstate, uint8_t tools, int event,
     }
 }
 
-/* LINE, at a location where a line may start (a superset of where 3.11
-   could report one: the engine puts a LINE layer at every instruction that
-   begins a line in bytecode order, every jump target and every exception
-   handler).  `prev` is the instruction this frame executed before; `due`
-   says whether 3.11 reports a line here (the engine works it out from its
-   side table, see _Py_call_instrumentation_line()). */
-/* A 'line' event: what 3.11's call_trace() does, with the line known. */
-static int
-call_line(PyThreadState *tstate, Py_tracefunc func, PyFrameObject *f, int line)
-{
-    int old_what = tstate->tracing_what;
-    tstate->tracing_what = PyTrace_LINE;
-    tstate->tracing++;
-    tstate->cframe->use_tracing = 0;
-    f->f_lineno = line;
-    int result = func(tstate->c_traceobj, f, PyTrace_LINE, Py_None);
-    f->f_lineno = 0;
-    tstate->tracing--;
-    _PyThreadState_UpdateTracingState(tstate);
-    tstate->tracing_what = old_what;
-    return result ? -1 : 0;
-}
-
-int
-_PyLegacyTracing_Line(PyThreadState *tstate, _PyInterpreterFrame *frame,
-                      _Py_CODEUNIT *instr, _Py_CODEUNIT *prev, int line, int due)
-{
-    Py_tracefunc func = tstate->_c_tracefunc_set;
-    if (func == NULL) {
-        return 0;
-    }
-    if (prev == instr) {
-        /* Arrived here by a jump a trace function made: 3.11 runs the
-           instruction at once (`due` is false). */
-        jumped_to = instr;
-        return 0;
-    }
-    jumped_to = NULL;
-    if (!due) {
-        return 0;
-    }
-    PyFrameObject *f = _PyFrame_GetFrameObject(frame);
-    if (f == NULL) {
-        return -1;
-    }
-    if (!f->f_trace_lines) {
-        return 0;
-    }
-    assert(!tstate->tracing);
-    int err = call_line(tstate, func, f, line);
-    if (err == 0 && frame->prev_instr != instr) {
-        jumped_to = frame->prev_instr;
-    }
-    return err;
-}
-
 int
 _PyLegacyTracing_Instruction(PyThreadState *tstate, _PyInterpreterFrame *frame,
                              _Py_CODEUNIT *instr, int after_extended_arg)
@@ -358,8 +299,10 @@ _PyLegacyTracing_Instruction(PyThreadState *tstate, _PyInterpreterFrame *frame,
     if (func == NULL || after_extended_arg) {
         return 0;
     }
-    if (instr == jumped_to) {
-        jumped_to = NULL;
+    struct _Py_monitoring_state *m = &tstate->interp->monitoring;
+    if (instr == m->legacy_jumped_to) {
+        /* Where a trace function's jump landed (pycore_legacy_tracing.h) */
+        m->legacy_jumped_to = NULL;
         return 0;
     }
     PyFrameObject *f = frame->frame_obj;

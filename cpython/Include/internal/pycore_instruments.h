@@ -60,6 +60,8 @@ struct _Py_monitoring_state {
     Py_ssize_t sys_profiling_threads;
     Py_ssize_t sys_tracing_threads;
     int sys_trace_opcodes;
+    /* Where a sys.settrace function's jump landed (pycore_legacy_tracing.h) */
+    _Py_CODEUNIT *legacy_jumped_to;
     _Py_Monitors events;                  /* global event sets */
     PyObject *tool_names[PY_MONITORING_TOOL_IDS];
     PyObject *callables[PY_MONITORING_TOOL_IDS][_PY_MONITORING_EVENTS];
@@ -188,9 +190,6 @@ extern int _PyLegacyTracing_OpcodesWanted(PyThreadState *tstate);
    are the event's own arguments (after code and offset). */
 extern int _PyLegacyTracing_Event(PyThreadState *tstate, uint8_t tools, int event,
     struct _PyInterpreterFrame *frame, PyObject *const *args, Py_ssize_t nargs);
-extern int _PyLegacyTracing_Line(PyThreadState *tstate,
-    struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, _Py_CODEUNIT *prev,
-    int line, int due);
 extern int _PyLegacyTracing_Instruction(PyThreadState *tstate,
     struct _PyInterpreterFrame *frame, _Py_CODEUNIT *instr, int after_extended_arg);
 /* Does sys.setprofile report a call of `callable` with first argument
