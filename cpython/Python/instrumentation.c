@@ -917,6 +917,64 @@ any_disabled(const _PyCoLineEntry *entry)
             entry->right_disabled | entry->branch_disabled) != 0;
 }
 
+static inline int
+wants_nothing(const _Py_Monitors *wanted)
+{
+    for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
+        if (wanted->tools[e]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* instrument_code() when nothing is wanted: the last tool went away, or the
+   interpreter is being finalized, which takes every instrumented code object
+   it leaves through here (coverage.py keeps all it measured alive to the
+   end).  Only what is instrumented changes: it goes back to its quickened
+   form, the generic PRECALL included (see instrument_code()), and
+   quickening's pairs fuse again as refuse_superinstructions() fuses them, in
+   the same pass.  The result is the general pass's for an empty `wanted`, at
+   a fraction of its cost. */
+static void
+remove_instrumentation(PyCodeObject *co, _PyCoMonitoringData *data)
+{
+    _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    int n = (int)Py_SIZE(co);
+    _PyCoLineEntry *lines = data->lines;
+    int keep_lines = 0;
+    int prev = -1;              /* index of a plain, unfused first half */
+    for (int i = 0; i < n; i++) {
+        int op = _Py_OPCODE(instrs[i]);
+        int base;
+        if (op >= MIN_INSTRUMENTED_OPCODE || op == PRECALL) {
+            base = hidden_base(lines, instrs, i);
+            restore_quickened(instrs, i, base);
+            op = _Py_OPCODE(instrs[i]);
+        }
+        else {
+            base = _PyOpcode_Deopt[op];
+        }
+        if (prev >= 0) {
+            int super = superinstruction(_Py_OPCODE(instrs[prev]), base);
+            if (super) {
+                _Py_SET_OPCODE(instrs[prev], super);
+            }
+        }
+        prev = (op == LOAD_FAST || op == STORE_FAST || op == LOAD_CONST) ? i : -1;
+        if (lines != NULL && !keep_lines && any_disabled(&lines[i])) {
+            keep_lines = 1;
+        }
+        i += _PyOpcode_Caches[base];
+    }
+    data->instrumented = 0;
+    if (lines != NULL && !keep_lines) {
+        /* Nothing DISABLEd either: no side table. */
+        PyMem_Free(lines);
+        data->lines = NULL;
+    }
+}
+
 /* One pass over the bytecode: instrument every location where some tool
    wants the event and has not DISABLEd it, de-instrument the others. */
 static void
@@ -931,14 +989,9 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
        all still fused, or split because their second half is now layered:
        there is nothing for refuse_superinstructions() to do. */
     int had_layers = data->instrumented != 0;
-    /* Nothing wanted (the last tool went away, or the interpreter is being
-       finalized, which takes every instrumented code object it leaves
-       through here): every instrumented location goes back to its quickened
-       form, without asking which tools want what.  The result is the general
-       loop's for an empty `wanted`. */
-    int nothing = 1;
-    for (int e = 0; e < _PY_MONITORING_EVENTS; e++) {
-        nothing &= wanted->tools[e] == 0;
+    if (wants_nothing(wanted)) {
+        remove_instrumentation(co, data);
+        return;
     }
     int keep_lines = 0;
     for (int i = 0; i < n; i++) {
@@ -946,16 +999,6 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
         int under = lines != NULL ? under_layers(lines, instrs, i) : opcode;
         int base = hidden_base(lines, instrs, i);
         int next = i + 1 + _PyOpcode_Caches[base];
-        if (nothing) {
-            if (under >= MIN_INSTRUMENTED_OPCODE || under != opcode || under == PRECALL) {
-                restore_quickened(instrs, i, base);
-            }
-            if (lines != NULL && any_disabled(&lines[i])) {
-                keep_lines = 1;
-            }
-            i = next - 1;
-            continue;
-        }
         /* inner: the opcode to run at i under the layers; requicken: write
            the quickened form of base instead */
         int inner = under;
