@@ -993,6 +993,16 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
         remove_instrumentation(co, data);
         return;
     }
+    /* A copy the side table's writes cannot alias, and which kinds of event
+       are wanted at all: the loop asks only what may have an answer. */
+    const _Py_Monitors local_wanted = *wanted;
+    wanted = &local_wanted;
+    const int want_events = wants_any_instruction_event(wanted);
+    const int want_instr = wanted->tools[PY_MONITORING_EVENT_INSTRUCTION] != 0;
+    const int want_branches = (wanted->tools[PY_MONITORING_EVENT_JUMP] |
+                               wanted->tools[PY_MONITORING_EVENT_BRANCH_LEFT] |
+                               wanted->tools[PY_MONITORING_EVENT_BRANCH_RIGHT] |
+                               wanted->tools[PY_MONITORING_EVENT_BRANCH]) != 0;
     int keep_lines = 0;
     for (int i = 0; i < n; i++) {
         int opcode = _Py_OPCODE(instrs[i]);
@@ -1003,8 +1013,8 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
            the quickened form of base instead */
         int inner = under;
         int requicken = 0;
-        uint8_t branch_tools = branch_tools_at(lines, i, base, wanted);
-        if (event_tools_at(data, wanted, instrs, i, base) ||
+        uint8_t branch_tools = want_branches ? branch_tools_at(lines, i, base, wanted) : 0;
+        if ((want_events && event_tools_at(data, wanted, instrs, i, base)) ||
             (base == FOR_ITER && branch_tools)) {
             inner = instrumented_opcode[base];
             count++;
@@ -1029,7 +1039,7 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
                     call = -1;
                 }
             }
-            if (call >= 0 && event_tools_at(data, wanted, instrs, call, CALL)) {
+            if (call >= 0 && want_events && event_tools_at(data, wanted, instrs, call, CALL)) {
                 inner = INSTRUMENTED_PRECALL;
             }
             else if (call >= 0 && layered_at(co, lines, call, wanted)) {
@@ -1044,7 +1054,7 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
             }
         }
         uint8_t line_tools = line_tools_at(lines, i, wanted);
-        uint8_t instr_tools = instruction_tools_at(co, lines, i, base, wanted);
+        uint8_t instr_tools = want_instr ? instruction_tools_at(co, lines, i, base, wanted) : 0;
         if (line_tools || instr_tools) {
             int generic = inner >= MIN_INSTRUMENTED_OPCODE ? inner : base;
             /* The specialized form, if it is still there (not layered yet)
