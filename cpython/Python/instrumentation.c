@@ -978,122 +978,40 @@ remove_instrumentation(PyCodeObject *co, _PyCoMonitoringData *data)
     }
 }
 
-/* instrument_code() for bytecode without instrumentation (data->instrumented
-   is 0: code instrumented for the first time, or after its last tool went),
-   when neither INSTRUCTION nor a jump or branch event is wanted: what sys.settrace, sys.setprofile,
-   coverage's line mode and profilers ask for.  Nothing is layered or
-   instrumented yet, so each instruction is its own quickened form (no
-   generic PRECALL, no split pair) and the general loop's questions about
-   what lies under the layers have one answer.  The result is the general
-   loop's; the first instrumentation of large code costs about a third less
-   (a module-level dict literal of 25,000 entries, the shape of gh-127953,
-   is 127,000 code units). */
-static void
-instrument_clean(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors *wanted,
-                 int want_events)
+/* The loop of instrument_code().  `clean`: the bytecode has no instrumented
+   opcode (data->instrumented is 0: code instrumented for the first time, or
+   after its last tool went), so each instruction is its own quickened form,
+   with no generic PRECALL and no split pair, and the questions about what
+   the layers hide have one answer.  instrument_code() calls it with constant
+   flags, so that the compiler makes one loop for that case with INSTRUCTION
+   and the jump and branch events not wanted (what sys.settrace,
+   sys.setprofile, line coverage and profilers ask for) and one for all the
+   others: the first instrumentation of large code cost about 40% more
+   through the general one (a module-level dict literal of 25,000 entries,
+   the shape of gh-127953, is 127,000 code units). */
+static inline Py_ALWAYS_INLINE void
+instrument_loop(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors *wanted,
+                const int clean, const int had_layers, const int want_events,
+                const int want_instr, const int want_branches)
 {
     _Py_CODEUNIT *instrs = _PyCode_CODE(co);
     int n = (int)Py_SIZE(co);
     _PyCoLineEntry *lines = data->lines;
-    const uint8_t line_wanted = lines != NULL ? wanted->tools[PY_MONITORING_EVENT_LINE] : 0;
     Py_ssize_t count = 0;
     int keep_lines = 0;
-#define LINE_TOOLS(j) \
-    (line_wanted && lines[j].line_start ? line_wanted & ~lines[j].line_disabled : 0)
+/* The base opcode at j, and whether a layer will lie over it */
+#define BASE_AT(j) (clean ? _PyOpcode_Deopt[_Py_OPCODE(instrs[j])] : hidden_base(lines, instrs, (j)))
+#define LAYERED_AT(j) \
+    ((j) < n && lines != NULL && \
+     (line_tools_at(lines, (j), wanted) || \
+      (want_instr && instruction_tools_at(co, lines, (j), BASE_AT(j), wanted)) || \
+      (want_branches && BASE_AT(j) != FOR_ITER && \
+       branch_tools_at(lines, (j), BASE_AT(j), wanted))))
     for (int i = 0; i < n; i++) {
         int opcode = _Py_OPCODE(instrs[i]);
-        assert(opcode < MIN_INSTRUMENTED_OPCODE && opcode != PRECALL);
-        int base = _PyOpcode_Deopt[opcode];
-        int next = i + 1 + _PyOpcode_Caches[base];
-        int inner = opcode;
-        int requicken = 0;
-        if (want_events && event_tools_at(data, wanted, instrs, i, base)) {
-            inner = instrumented_opcode[base];
-            count++;
-        }
-        else if (base == PRECALL) {
-            int call = next;
-            while (call < n && _PyOpcode_Deopt[_Py_OPCODE(instrs[call])] == EXTENDED_ARG) {
-                call++;
-            }
-            if (call < n && _PyOpcode_Deopt[_Py_OPCODE(instrs[call])] == CALL) {
-                if (want_events && event_tools_at(data, wanted, instrs, call, CALL)) {
-                    inner = INSTRUMENTED_PRECALL;
-                }
-                else if (LINE_TOOLS(call)) {
-                    inner = PRECALL;    /* generic: never skips the CALL */
-                }
-            }
-        }
-        else if (reaches_past_itself(opcode, base) && next < n && LINE_TOOLS(next)) {
-            inner = base;
-            requicken = 1;
-        }
-        uint8_t line_tools = LINE_TOOLS(i);
-        if (line_tools) {
-            int generic = inner >= MIN_INSTRUMENTED_OPCODE ? inner : base;
-            lines[i].quiet = (uint8_t)quiet_opcode(opcode, base, generic);
-            _Py_SET_OPCODE(instrs[i], INSTRUMENTED_LINE);
-            lines[i].line_original = generic;
-            count++;
-            keep_lines = 1;
-        }
-        else if (requicken) {
-            restore_quickened(instrs, i, base);
-        }
-        else if (inner != opcode) {
-            _Py_SET_OPCODE(instrs[i], inner);
-        }
-        if (lines != NULL && !keep_lines && any_disabled(&lines[i])) {
-            keep_lines = 1;
-        }
-        i = next - 1;
-    }
-#undef LINE_TOOLS
-    data->instrumented = count;
-    if (lines != NULL && !keep_lines) {
-        PyMem_Free(lines);
-        data->lines = NULL;
-    }
-}
-
-/* One pass over the bytecode: instrument every location where some tool
-   wants the event and has not DISABLEd it, de-instrument the others. */
-static void
-instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors *wanted)
-{
-    ensure_quickened(co);
-    _Py_CODEUNIT *instrs = _PyCode_CODE(co);
-    int n = (int)Py_SIZE(co);
-    _PyCoLineEntry *lines = data->lines;
-    Py_ssize_t count = 0;
-    /* Without instrumented opcodes before this pass, quickening's pairs are
-       all still fused, or split because their second half is now layered:
-       there is nothing for refuse_superinstructions() to do. */
-    int had_layers = data->instrumented != 0;
-    if (wants_nothing(wanted)) {
-        remove_instrumentation(co, data);
-        return;
-    }
-    /* A copy the side table's writes cannot alias, and which kinds of event
-       are wanted at all: the loop asks only what may have an answer. */
-    const _Py_Monitors local_wanted = *wanted;
-    wanted = &local_wanted;
-    const int want_events = wants_any_instruction_event(wanted);
-    const int want_instr = wanted->tools[PY_MONITORING_EVENT_INSTRUCTION] != 0;
-    const int want_branches = (wanted->tools[PY_MONITORING_EVENT_JUMP] |
-                               wanted->tools[PY_MONITORING_EVENT_BRANCH_LEFT] |
-                               wanted->tools[PY_MONITORING_EVENT_BRANCH_RIGHT] |
-                               wanted->tools[PY_MONITORING_EVENT_BRANCH]) != 0;
-    if (!had_layers && !want_instr && !want_branches) {
-        instrument_clean(co, data, wanted, want_events);
-        return;
-    }
-    int keep_lines = 0;
-    for (int i = 0; i < n; i++) {
-        int opcode = _Py_OPCODE(instrs[i]);
-        int under = lines != NULL ? under_layers(lines, instrs, i) : opcode;
-        int base = hidden_base(lines, instrs, i);
+        assert(!clean || (opcode < MIN_INSTRUMENTED_OPCODE && opcode != PRECALL));
+        int under = clean || lines == NULL ? opcode : under_layers(lines, instrs, i);
+        int base = BASE_AT(i);
         int next = i + 1 + _PyOpcode_Caches[base];
         /* inner: the opcode to run at i under the layers; requicken: write
            the quickened form of base instead */
@@ -1118,22 +1036,22 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
             int call = -1;
             if (base == PRECALL) {
                 call = next;
-                while (call < n && hidden_base(lines, instrs, call) == EXTENDED_ARG) {
+                while (call < n && BASE_AT(call) == EXTENDED_ARG) {
                     call++;
                 }
-                if (call >= n || hidden_base(lines, instrs, call) != CALL) {
+                if (call >= n || BASE_AT(call) != CALL) {
                     call = -1;
                 }
             }
             if (call >= 0 && want_events && event_tools_at(data, wanted, instrs, call, CALL)) {
                 inner = INSTRUMENTED_PRECALL;
             }
-            else if (call >= 0 && layered_at(co, lines, call, wanted)) {
+            else if (call >= 0 && LAYERED_AT(call)) {
                 inner = PRECALL;        /* generic: never skips the CALL */
             }
-            else if (under >= MIN_INSTRUMENTED_OPCODE || under != opcode ||
-                     under == PRECALL ||        /* generic, left by the case above */
-                     (reaches_past_itself(under, base) && layered_at(co, lines, next, wanted)))
+            else if ((!clean && (under >= MIN_INSTRUMENTED_OPCODE || under != opcode ||
+                                 under == PRECALL)) ||  /* generic, left by the case above */
+                     (reaches_past_itself(under, base) && LAYERED_AT(next)))
             {
                 inner = base;
                 requicken = 1;
@@ -1145,7 +1063,7 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
             int generic = inner >= MIN_INSTRUMENTED_OPCODE ? inner : base;
             /* The specialized form, if it is still there (not layered yet)
                or was kept when the layer was put over it. */
-            int quick = opcode < MIN_INSTRUMENTED_OPCODE ? opcode
+            int quick = clean || opcode < MIN_INSTRUMENTED_OPCODE ? opcode
                         : (opcode == INSTRUMENTED_LINE || opcode == INSTRUMENTED_INSTRUCTION)
                           ? lines[i].quiet : generic;
             lines[i].quiet = (uint8_t)quiet_opcode(quick, base, generic);
@@ -1168,11 +1086,16 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
         else if (inner != opcode) {
             _Py_SET_OPCODE(instrs[i], inner);
         }
-        if (lines != NULL && any_disabled(&lines[i])) {
+        if (lines != NULL && !keep_lines && any_disabled(&lines[i])) {
             keep_lines = 1;
         }
         i = next - 1;
     }
+#undef LAYERED_AT
+#undef BASE_AT
+    /* Without instrumented opcodes before this pass, quickening's pairs are
+       all still fused, or split because their second half is now layered:
+       there is nothing for refuse_superinstructions() to do. */
     if (had_layers) {
         refuse_superinstructions(co);
     }
@@ -1181,6 +1104,35 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
         /* No layer left and nothing DISABLEd: no side table either. */
         PyMem_Free(lines);
         data->lines = NULL;
+    }
+}
+
+/* One pass over the bytecode: instrument every location where some tool
+   wants the event and has not DISABLEd it, de-instrument the others. */
+static void
+instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors *wanted)
+{
+    ensure_quickened(co);
+    if (wants_nothing(wanted)) {
+        remove_instrumentation(co, data);
+        return;
+    }
+    /* A copy the side table's writes cannot alias, and which kinds of event
+       are wanted at all: the loop asks only what may have an answer. */
+    const _Py_Monitors local_wanted = *wanted;
+    const int had_layers = data->instrumented != 0;
+    const int want_events = wants_any_instruction_event(&local_wanted);
+    const int want_instr = local_wanted.tools[PY_MONITORING_EVENT_INSTRUCTION] != 0;
+    const int want_branches = (local_wanted.tools[PY_MONITORING_EVENT_JUMP] |
+                               local_wanted.tools[PY_MONITORING_EVENT_BRANCH_LEFT] |
+                               local_wanted.tools[PY_MONITORING_EVENT_BRANCH_RIGHT] |
+                               local_wanted.tools[PY_MONITORING_EVENT_BRANCH]) != 0;
+    if (!had_layers && !want_instr && !want_branches) {
+        instrument_loop(co, data, &local_wanted, 1, 0, want_events, 0, 0);
+    }
+    else {
+        instrument_loop(co, data, &local_wanted, 0, had_layers, want_events,
+                        want_instr, want_branches);
     }
 }
 
