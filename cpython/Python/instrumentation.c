@@ -764,19 +764,6 @@ branch_tools_at(const _PyCoLineEntry *lines, int i, int base, const _Py_Monitors
     }
 }
 
-/* Does the instruction at i run from under a layer or INSTRUMENTED_BRANCH? */
-static inline int
-layered_at(PyCodeObject *co, const _PyCoLineEntry *lines, int i, const _Py_Monitors *wanted)
-{
-    if (lines == NULL || i >= Py_SIZE(co)) {
-        return 0;
-    }
-    int base = hidden_base(lines, _PyCode_CODE(co), i);
-    return line_tools_at(lines, i, wanted) ||
-           instruction_tools_at(co, lines, i, base, wanted) ||
-           (base != FOR_ITER && branch_tools_at(lines, i, base, wanted));
-}
-
 /* The tools that want the event of the instruction at i (base opcode base). */
 static inline uint8_t
 event_tools_at(_PyCoMonitoringData *data, const _Py_Monitors *wanted,
@@ -986,9 +973,9 @@ remove_instrumentation(PyCodeObject *co, _PyCoMonitoringData *data)
    flags, so that the compiler makes one loop for that case with INSTRUCTION
    and the jump and branch events not wanted (what sys.settrace,
    sys.setprofile, line coverage and profilers ask for) and one for all the
-   others: the first instrumentation of large code cost about 40% more
-   through the general one (a module-level dict literal of 25,000 entries,
-   the shape of gh-127953, is 127,000 code units). */
+   others: through the general one, the first instrumentation of large code
+   took 1.7 times the instructions (a module-level dict literal of 25,000
+   entries, the shape of gh-127953, is 127,000 code units). */
 static inline Py_ALWAYS_INLINE void
 instrument_loop(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors *wanted,
                 const int clean, const int had_layers, const int want_events,
@@ -999,7 +986,8 @@ instrument_loop(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
     _PyCoLineEntry *lines = data->lines;
     Py_ssize_t count = 0;
     int keep_lines = 0;
-/* The base opcode at j, and whether a layer will lie over it */
+/* The base opcode at j, and whether it will run from under a layer or
+   INSTRUMENTED_BRANCH */
 #define BASE_AT(j) (clean ? _PyOpcode_Deopt[_Py_OPCODE(instrs[j])] : hidden_base(lines, instrs, (j)))
 #define LAYERED_AT(j) \
     ((j) < n && lines != NULL && \
