@@ -870,6 +870,23 @@ superinstruction(int first, int second)
     }
 }
 
+/* One step of fusing pairs again, at instruction i (opcode op, base opcode
+   base, -1 if instrumented): fuse it with the plain first half at prev, if
+   any, and return where the next step's first half is (-1: none).  Only a
+   first half in its plain form can fuse (not instrumented, not already fused
+   with something else). */
+static inline int
+fuse_with_previous(_Py_CODEUNIT *instrs, int prev, int i, int op, int base)
+{
+    if (prev >= 0 && base >= 0) {
+        int super = superinstruction(_Py_OPCODE(instrs[prev]), base);
+        if (super) {
+            _Py_SET_OPCODE(instrs[prev], super);
+        }
+    }
+    return (op == LOAD_FAST || op == STORE_FAST || op == LOAD_CONST) ? i : -1;
+}
+
 /* Put back the superinstructions that quickening made and instrumentation
    split (an instruction may not run the next one while that one is
    instrumented): a pair fuses again once neither half is instrumented.
@@ -884,15 +901,7 @@ refuse_superinstructions(PyCodeObject *co)
     for (int i = 0; i < n; i++) {
         int op = _Py_OPCODE(instrs[i]);
         int base = op < MIN_INSTRUMENTED_OPCODE ? _PyOpcode_Deopt[op] : -1;
-        if (prev >= 0 && base >= 0) {
-            int super = superinstruction(_Py_OPCODE(instrs[prev]), base);
-            if (super) {
-                _Py_SET_OPCODE(instrs[prev], super);
-            }
-        }
-        /* Only a first half in its plain form can fuse (not instrumented,
-           not already fused with something else). */
-        prev = (op == LOAD_FAST || op == STORE_FAST || op == LOAD_CONST) ? i : -1;
+        prev = fuse_with_previous(instrs, prev, i, op, base);
         if (base >= 0) {
             i += _PyOpcode_Caches[base];
         }
@@ -923,9 +932,9 @@ wants_nothing(const _Py_Monitors *wanted)
    it leaves through here (coverage.py keeps all it measured alive to the
    end).  Only what is instrumented changes: it goes back to its quickened
    form, the generic PRECALL included (see instrument_code()), and
-   quickening's pairs fuse again as refuse_superinstructions() fuses them, in
-   the same pass.  The result is the general pass's for an empty `wanted`, at
-   a fraction of its cost. */
+   quickening's pairs fuse again (fuse_with_previous()) in the same pass.
+   The result is the general pass's for an empty `wanted`, at a fraction of
+   its cost. */
 static void
 remove_instrumentation(PyCodeObject *co, _PyCoMonitoringData *data)
 {
@@ -945,13 +954,7 @@ remove_instrumentation(PyCodeObject *co, _PyCoMonitoringData *data)
         else {
             base = _PyOpcode_Deopt[op];
         }
-        if (prev >= 0) {
-            int super = superinstruction(_Py_OPCODE(instrs[prev]), base);
-            if (super) {
-                _Py_SET_OPCODE(instrs[prev], super);
-            }
-        }
-        prev = (op == LOAD_FAST || op == STORE_FAST || op == LOAD_CONST) ? i : -1;
+        prev = fuse_with_previous(instrs, prev, i, op, base);
         if (lines != NULL && !keep_lines && any_disabled(&lines[i])) {
             keep_lines = 1;
         }
