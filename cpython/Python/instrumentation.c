@@ -291,6 +291,10 @@ struct _PyCoMonitoringData {
                                            event (set locally) in this code */
 };
 
+/* The stamp of code whose layers an interpreter that is gone left behind
+   (orphan_data()): new_version() never hands it out. */
+#define ORPHANED_VERSION UINT32_MAX
+
 /* interp's data for co, or NULL */
 static _PyCoMonitoringData *
 get_data(PyCodeObject *co, PyInterpreterState *interp)
@@ -335,6 +339,22 @@ get_or_create_data(PyCodeObject *co, PyInterpreterState *interp)
     return data;
 }
 
+/* Take data out of its interpreter's list. */
+static void
+unlink_data(_PyCoMonitoringData *data)
+{
+    if (data->prev != NULL) {
+        data->prev->next = data->next;
+    }
+    else {
+        data->interp->monitoring.instrumented_code = data->next;
+    }
+    if (data->next != NULL) {
+        data->next->prev = data->prev;
+    }
+    data->prev = data->next = NULL;
+}
+
 /* Unlink data from its interpreter and its code object, and free it. */
 static void
 free_data(_PyCoMonitoringData *data)
@@ -350,14 +370,8 @@ free_data(_PyCoMonitoringData *data)
         }
         head->other = data->other;
     }
-    if (data->prev != NULL) {
-        data->prev->next = data->next;
-    }
-    else {
-        data->interp->monitoring.instrumented_code = data->next;
-    }
-    if (data->next != NULL) {
-        data->next->prev = data->prev;
+    if (data->interp != NULL) {         /* else an orphan: in no list */
+        unlink_data(data);
     }
     PyMem_Free(data->disabled);
     PyMem_Free(data->lines);
@@ -1127,11 +1141,25 @@ instrument_code(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
     }
 }
 
+/* Remove the layers an interpreter that is gone left in co (see
+   orphan_data()), and their side table. */
+static void
+drop_orphan(PyCodeObject *co)
+{
+    _PyCoMonitoringData *head = layer_data(co);
+    if (head != NULL && head->interp == NULL) {
+        _Py_Monitors none = {{0}};
+        instrument_code(co, head, &none);
+        free_data(head);
+    }
+}
+
 /* Make data the layer owner of co: first take another interpreter's
    instrumentation out of co's bytecode, with that interpreter's side table. */
 static void
 own_bytecode(PyCodeObject *co, _PyCoMonitoringData *data)
 {
+    drop_orphan(co);
     _PyCoMonitoringData *head = layer_data(co);
     if (head != data) {
         if (head->instrumented || head->lines != NULL) {
@@ -1159,6 +1187,7 @@ instrument_for(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors *
 static int
 force_instrument(PyCodeObject *co, PyInterpreterState *interp)
 {
+    drop_orphan(co);
     _PyCoMonitoringData *data = get_data(co, interp);
     _Py_Monitors wanted;
     wanted_events(interp, data, &wanted);
@@ -1226,8 +1255,9 @@ new_version(void)
     /* Every interpreter of a 3.11 process runs under the one GIL. */
     static uint32_t last_version = 0;
     last_version++;
-    if (last_version == 0) {
-        /* 2**32 changes later: 0 is the version of "no change yet". */
+    if (last_version == ORPHANED_VERSION) {
+        /* 2**32 changes later: 0 is the version of "no change yet", and
+           ORPHANED_VERSION the stamp of orphans (see orphan_data()). */
         last_version = 1;
     }
     return last_version;
@@ -1856,25 +1886,6 @@ _PyMonitoring_BaseOpcode(PyCodeObject *co, int index)
     return _PyOpcode_Deopt[op];
 }
 
-void
-_PyMonitoring_RevealOriginal(PyCodeObject *co, _Py_CODEUNIT *copy)
-{
-    _PyCoMonitoringData *data = layer_data(co);
-    if (data == NULL || data->lines == NULL) {
-        return;
-    }
-    for (Py_ssize_t i = 0; i < Py_SIZE(co); i++) {
-        int op = _Py_OPCODE(copy[i]);
-        if (op == INSTRUMENTED_LINE || op == INSTRUMENTED_INSTRUCTION ||
-            op == INSTRUMENTED_BRANCH) {
-            op = hidden_base(data->lines, copy, (int)i);
-            _Py_SET_OPCODE(copy[i], op);
-        }
-        i += _PyOpcode_Caches[_PyOpcode_Deopt[op]];
-    }
-}
-
-
 /* JUMP and branches ---------------------------------------------------------
 
    JUMP_FORWARD and JUMP_BACKWARD report JUMP (JUMP_BACKWARD_NO_INTERRUPT, the
@@ -2233,8 +2244,42 @@ clear_tool(PyInterpreterState *interp, int tool_id)
     return tool_state_changed(interp);
 }
 
+/* Bytecode whose layers belong to an interpreter that is gone.  Finalizing
+   an interpreter does not rewrite the code it leaves instrumented: that is
+   most of the work of its shutdown when much code survives it, and such
+   code rarely runs again.  The data stays on the code object as an orphan,
+   in no interpreter's list, with the side table that says what its layers
+   hide and no events of its own, and the code's stamp says so:
+   ORPHANED_VERSION, which no interpreter ever has.  The orphan keeps the
+   code consistent whoever looks at it (co_code, code comparison and the
+   instrumented instructions use its side table as they would a live
+   interpreter's), the first interpreter to run the code again removes the
+   layers at its RESUME (drop_orphan()), and code dealloc frees it with the
+   rest (_PyStaticCode_Dealloc() deoptimizes the static code objects first,
+   through the table). */
+static void
+orphan_data(_PyCoMonitoringData *data)
+{
+    assert(_PyCode_GetMonitoringData(data->code) == data);
+    unlink_data(data);
+    data->interp = NULL;
+    memset(&data->local, 0, sizeof(data->local));
+    memset(&data->exc_disabled, 0, sizeof(data->exc_disabled));
+    PyMem_Free(data->disabled);
+    data->disabled = NULL;
+    data->code->_co_instrumentation_version = ORPHANED_VERSION;
+}
+
+/* Interpreter shutdown, first step, before the modules and the last garbage
+   collection go: tools' callbacks can reference anything, so they go now.
+   The code stays as it is: the last collection frees most of what is still
+   instrumented (coverage.py's tracer keeps every code object it saw alive
+   until then), and de-instrumenting it first cost more than the whole
+   shutdown otherwise did.  With no tool left, code that finalizers run in
+   the meantime sheds its instrumentation at its RESUME, as after
+   clear_tool_id(). */
 void
-_PyMonitoring_Fini(PyInterpreterState *interp)
+_PyMonitoring_Clear(PyInterpreterState *interp)
 {
     struct _Py_monitoring_state *m = &interp->monitoring;
     for (int tool = 0; tool < PY_MONITORING_TOOL_IDS; tool++) {
@@ -2247,23 +2292,35 @@ _PyMonitoring_Fini(PyInterpreterState *interp)
     capi_fini(interp);
     memset(&m->local_exc, 0, sizeof(m->local_exc));
     memset(&m->local_any, 0, sizeof(m->local_any));
-    /* Code objects can outlive the interpreter (static code objects outlive
-       every interpreter, and are shared by all of them): drop this
-       interpreter's data, and leave the bytecode as the interpreter that
-       remains monitoring the code wants it, or uninstrumented. */
+    if (m->instrumented_code != NULL) {
+        _PyEval_EnableResumeChecks(_PyThreadState_GET());
+        m->version = new_version();
+    }
+}
+
+/* Interpreter shutdown, last step, after the last collection (the code run
+   since _PyMonitoring_Clear() may have used sys.monitoring again). */
+void
+_PyMonitoring_Fini(PyInterpreterState *interp)
+{
+    struct _Py_monitoring_state *m = &interp->monitoring;
+    _PyMonitoring_Clear(interp);
+    /* Code objects can outlive the interpreter: static code objects outlive
+       every interpreter and are shared by all of them, and heap ones leak
+       (coverage.py 6.5's C tracer takes a reference to the code of every
+       event it sees, and drops none, on 3.11).  This interpreter's data
+       goes, except the side table of the layers it left in bytecode, which
+       becomes an orphan (see orphan_data()). */
     while (m->instrumented_code != NULL) {
         _PyCoMonitoringData *data = m->instrumented_code;
         PyCodeObject *co = data->code;
         if (_PyCode_GetMonitoringData(co) == data &&
             (data->instrumented || data->lines != NULL)) {
-            _Py_Monitors none = {{0}};
-            instrument_code(co, data, &none);
-            co->_co_instrumentation_version = 0;
+            orphan_data(data);
         }
-        /* Another interpreter that monitors co instruments it again at its
-           next RESUME there (no interpreter that has used tools has
-           version 0). */
-        free_data(data);
+        else {
+            free_data(data);
+        }
     }
     m->version = 0;
 }

@@ -146,7 +146,8 @@ extern int _Py_call_instrumentation_jump(PyThreadState *tstate,
 extern PyObject *_PyMonitoring_CodeBranches(PyCodeObject *co);
 
 /* The deoptimized opcode of the instruction at `index`, looking through
-   INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION to what they hide. */
+   INSTRUMENTED_LINE, INSTRUMENTED_INSTRUCTION and INSTRUMENTED_BRANCH to
+   what they hide (code.co_code is made with it). */
 extern int _PyMonitoring_BaseOpcode(PyCodeObject *co, int index);
 /* The opcode a frame that receives no events (tstate->tracing: it runs a
    callback or a trace function) runs at `index`, which holds
@@ -154,9 +155,6 @@ extern int _PyMonitoring_BaseOpcode(PyCodeObject *co, int index);
    instruction had when the layer was put over it, where running that form
    cannot skip another instruction's events, or what the layer hides. */
 extern int _PyMonitoring_QuietOpcode(PyCodeObject *co, int index);
-/* In `copy`, a copy of co's adaptive bytecode, put back the opcodes that
-   INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION hide (before deoptimizing). */
-extern void _PyMonitoring_RevealOriginal(PyCodeObject *co, _Py_CODEUNIT *copy);
 
 /* Is any tool interested in this exception event, globally or in some code
    object? (cheap, for error paths; tools_for_event() decides per code) */
@@ -211,7 +209,10 @@ extern PyObject *_Py_CreateMonitoringObject(void);
 
 /* Code object life cycle (Objects/codeobject.c). */
 extern void _PyMonitoring_CodeDealloc(PyCodeObject *co);
-/* Interpreter shutdown: drop tools and callbacks, de-instrument all code. */
+/* Interpreter shutdown (pystate.c): _PyMonitoring_Clear() drops tools and
+   callbacks before the last collection, _PyMonitoring_Fini() after it also
+   de-instruments the code that survived and frees what is left. */
+extern void _PyMonitoring_Clear(PyInterpreterState *interp);
 extern void _PyMonitoring_Fini(PyInterpreterState *interp);
 
 #ifdef __cplusplus

@@ -4549,6 +4549,76 @@ class TestSubinterpreters(MonitoringTestCase):
         rc, out, err = script_helper.assert_python_ok("-c", script)
         self.assertEqual(out.strip(), b"6")
 
+    ORPHAN_SETUP = """if 1:
+        import sys, posixpath, types, _xxsubinterpreters as subinterpreters
+        mon = sys.monitoring
+        # -X frozen_modules=on: the deep-frozen code object, static and shared
+        assert posixpath.__spec__.origin == "frozen", posixpath.__spec__
+        code = posixpath.join.__code__
+        before = code.co_code
+        def first_opcode():
+            # Of the instruction after RESUME, the first line start
+            return code._co_code_adaptive[2]
+        sub = subinterpreters.create()
+        subinterpreters.run_string(sub, '''if 1:
+            import sys, posixpath
+            mon = sys.monitoring
+            mon.use_tool_id(0, "sub")
+            mon.register_callback(0, mon.events.LINE, lambda *args: None)
+            mon.register_callback(0, mon.events.INSTRUCTION, lambda *args: None)
+            mon.set_events(0, mon.events.LINE | mon.events.INSTRUCTION)
+            posixpath.join("a", "b")
+            ''')
+        subinterpreters.destroy(sub)
+        # The layers the sub-interpreter left in the shared bytecode are
+        # invisible to everything that reads the code.
+        assert code.co_code == before
+        assert code == code.replace(co_name=code.co_name)
+        if {fork}:
+            import opcode
+            LINE = opcode._instrumented_instructions["INSTRUMENTED_LINE"][0]
+            assert first_opcode() == LINE, first_opcode()
+        """
+
+    def test_shared_code_left_layered_by_finalized_interpreter(self):
+        # A finalized interpreter leaves its layers in code that outlives it
+        # (the fork removes them lazily): the next interpreter to run the
+        # code removes them, and its own tools see what they would see alone.
+        support.import_helper.import_module("_xxsubinterpreters")
+        script = self.ORPHAN_SETUP.format(fork=FORK) + """if 1:
+            assert posixpath.join("a", "b") == "a/b"
+            assert first_opcode() < 240, first_opcode()
+            copy = types.FunctionType(code.replace(co_name="copy"),
+                                      posixpath.__dict__)
+            lines = []
+            mon.use_tool_id(0, "main")
+            mon.register_callback(0, mon.events.LINE,
+                                  lambda c, l: lines.append((c.co_name, l)))
+            mon.set_events(0, mon.events.LINE)
+            copy("a", "b")
+            posixpath.join("a", "b")
+            mon.set_events(0, 0)
+            expected = [l for n, l in lines if n == "copy"]
+            got = [l for n, l in lines if n == "join"]
+            assert got == expected and got, (got, expected)
+            print("ok")
+        """
+        rc, out, err = script_helper.assert_python_ok(
+            "-X", "frozen_modules=on", "-c", script)
+        self.assertEqual(out.strip(), b"ok")
+
+    def test_shared_code_left_layered_at_exit(self):
+        # Nothing runs the code again before the process exits: finalization
+        # puts the static code object back in order with the side table the
+        # finalized interpreter left.
+        support.import_helper.import_module("_xxsubinterpreters")
+        script = self.ORPHAN_SETUP.format(fork=FORK) + """if 1:
+            print("ok")
+        """
+        rc, out, err = script_helper.assert_python_ok(
+            "-X", "frozen_modules=on", "-c", script)
+        self.assertEqual(out.strip(), b"ok")
+
 
 if __name__ == "__main__":
     unittest.main()
