@@ -409,9 +409,9 @@ layer_data(PyCodeObject *co)
 static uint8_t
 tools_with_callback(PyInterpreterState *interp, int event)
 {
-    /* sys.settrace and sys.setprofile take every event they switch on
-       (legacy_tracing.c). */
-    uint8_t tools = interp->monitoring.events.tools[event] & _PY_MONITORING_LEGACY_TOOLS;
+    /* sys.settrace and sys.setprofile take every event they switch on,
+       globally or locally (legacy_tracing.c). */
+    uint8_t tools = _PY_MONITORING_LEGACY_TOOLS;
     for (int tool = 0; tool < PY_MONITORING_TOOL_IDS; tool++) {
         PyObject **callables = interp->monitoring.callables[tool];
         if (callables[event] != NULL ||
@@ -1184,11 +1184,28 @@ instrument_for(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors *
     instrument_code(co, data, wanted);
 }
 
+static int add_legacy_lines(PyInterpreterState *interp, _PyCoMonitoringData *data);
+
 static int
 force_instrument(PyCodeObject *co, PyInterpreterState *interp)
 {
     drop_orphan(co);
     _PyCoMonitoringData *data = get_data(co, interp);
+    /* While the frames of a trace function want 'line' events, code gets
+       them with its first instrumentation, not in a second pass after its
+       'call' event (legacy_tracing.c, "Lines"): as many instructions again
+       as the first one on code that runs once. */
+    if (interp->monitoring.legacy_lines_hint &&
+        (interp->monitoring.events.tools[PY_MONITORING_EVENT_PY_START] &
+         (1 << PY_MONITORING_SYS_TRACE_ID)) &&
+        (data == NULL || !(data->local.tools[PY_MONITORING_EVENT_LINE] &
+                           (1 << PY_MONITORING_SYS_TRACE_ID))))
+    {
+        data = get_or_create_data(co, interp);
+        if (data == NULL || add_legacy_lines(interp, data) < 0) {
+            return -1;
+        }
+    }
     _Py_Monitors wanted;
     wanted_events(interp, data, &wanted);
     int want_layers = (wanted.tools[PY_MONITORING_EVENT_LINE] |
@@ -1452,8 +1469,8 @@ call_tools(PyThreadState *tstate, int event, _PyInterpreterFrame *frame,
 
 /* The tools that receive `event` at `instr` of frame's code, as
    tools_for_event() says, without looking at the code object's data while
-   only sys.setprofile's and sys.settrace's tools can want it (they are
-   never set locally and never DISABLE). */
+   only sys.setprofile's and sys.settrace's tools can want it (they never
+   DISABLE, and set only LINE locally, which does not come here). */
 static inline uint8_t
 tools_at(PyInterpreterState *interp, _PyInterpreterFrame *frame,
          _Py_CODEUNIT *instr, int event)
@@ -2195,6 +2212,53 @@ update_local_exc(PyInterpreterState *interp)
     }
 }
 
+/* sys.settrace's tool takes 'line' events only in the code of frames that
+   want them (legacy_tracing.c, "Lines"): its LINE is a local event, which
+   this switches on in co (once: later frames of co find it on). */
+static int
+add_legacy_lines(PyInterpreterState *interp, _PyCoMonitoringData *data)
+{
+    const uint8_t bit = 1 << PY_MONITORING_SYS_TRACE_ID;
+    data->local.tools[PY_MONITORING_EVENT_LINE] |= bit;
+    /* LINE is no exception event: local_exc stays as it is (and
+       update_local_exc() would cost a walk over all monitored code). */
+    interp->monitoring.local_any.tools[PY_MONITORING_EVENT_LINE] |= bit;
+    return 0;
+}
+
+int
+_PyMonitoring_WantLegacyLines(PyInterpreterState *interp, PyCodeObject *co)
+{
+    const uint8_t bit = 1 << PY_MONITORING_SYS_TRACE_ID;
+    _PyCoMonitoringData *data = get_data(co, interp);
+    if (data != NULL && (data->local.tools[PY_MONITORING_EVENT_LINE] & bit)) {
+        return 0;
+    }
+    data = get_or_create_data(co, interp);
+    if (data == NULL) {
+        return -1;
+    }
+    add_legacy_lines(interp, data);
+    return force_instrument(co, interp);
+}
+
+/* The last trace function is gone: so are its 'line' events everywhere
+   (the new version re-instruments the code lazily). */
+static void
+clear_legacy_lines(PyInterpreterState *interp)
+{
+    const uint8_t bit = 1 << PY_MONITORING_SYS_TRACE_ID;
+    if (!(interp->monitoring.local_any.tools[PY_MONITORING_EVENT_LINE] & bit)) {
+        return;
+    }
+    for (_PyCoMonitoringData *data = interp->monitoring.instrumented_code;
+         data != NULL; data = data->next)
+    {
+        data->local.tools[PY_MONITORING_EVENT_LINE] &= (uint8_t)~bit;
+    }
+    update_local_exc(interp);
+}
+
 /* The global events of sys.setprofile's and sys.settrace's tools
    (legacy_tracing.c).  With `now`, code running on some thread's stack is
    brought up to date at once, as for any change; without, only lazily at its
@@ -2207,6 +2271,9 @@ _PyMonitoring_SetLegacyEvents(PyInterpreterState *interp, int profile_events,
     if (get_tool_events(m, PY_MONITORING_SYS_PROFILE_ID) == profile_events &&
         get_tool_events(m, PY_MONITORING_SYS_TRACE_ID) == trace_events) {
         return 0;
+    }
+    if (trace_events == 0 && get_tool_events(m, PY_MONITORING_SYS_TRACE_ID) != 0) {
+        clear_legacy_lines(interp);
     }
     set_tool_events(m, PY_MONITORING_SYS_PROFILE_ID, profile_events);
     set_tool_events(m, PY_MONITORING_SYS_TRACE_ID, trace_events);

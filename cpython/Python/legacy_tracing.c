@@ -18,6 +18,8 @@
      PY_MONITORING_SYS_TRACE_ID (7)     PY_START, PY_RESUME    -> 'call'
                                         PY_RETURN, PY_YIELD    -> 'return'
                                         LINE                   -> 'line'
+                                          (local: in the code of frames
+                                          that want lines, see "Lines")
                                         INSTRUCTION            -> 'opcode'
 
    The engine calls them before the user's tools (highest id first), the
@@ -97,10 +99,11 @@
     ((1 << PY_MONITORING_EVENT_PY_START) | (1 << PY_MONITORING_EVENT_PY_RESUME) | \
      (1 << PY_MONITORING_EVENT_PY_RETURN) | (1 << PY_MONITORING_EVENT_PY_YIELD) | \
      (1 << PY_MONITORING_EVENT_CALL))
+/* LINE is not among them: it is local to the code of the frames that want
+   'line' events (see "Lines" below). */
 #define TRACE_EVENTS \
     ((1 << PY_MONITORING_EVENT_PY_START) | (1 << PY_MONITORING_EVENT_PY_RESUME) | \
-     (1 << PY_MONITORING_EVENT_PY_RETURN) | (1 << PY_MONITORING_EVENT_PY_YIELD) | \
-     (1 << PY_MONITORING_EVENT_LINE))
+     (1 << PY_MONITORING_EVENT_PY_RETURN) | (1 << PY_MONITORING_EVENT_PY_YIELD))
 
 
 /* Switching the tools on and off --------------------------------------------*/
@@ -132,6 +135,84 @@ count_threads(PyThreadState *tstate, int had_profile, int had_trace)
 static void update_bridge(PyThreadState *tstate, int profile, int trace);
 static void wanted_bridges(PyInterpreterState *interp, int *profile, int *trace);
 
+
+/* Lines ----------------------------------------------------------------------
+
+   A 'line' event goes to a frame's trace function only if the frame wants
+   it: with sys.settrace's trampoline, while the frame has a local trace
+   function (frame.f_trace: the trace function returned one from the 'call'
+   event, or something set it), and with any trace function while
+   frame.f_trace_lines is true.  Most tracers want lines in few frames:
+   bdb (pdb) returns no local function for frames where it has no reason
+   to stop, coverage.py sets f_trace_lines to false in code it does not
+   measure (libraries, the standard library).  So the trace tool's LINE is
+   not a global event but a local one, switched on in a code object when a
+   frame of it turns out to want lines: after its 'call' event (start or
+   resumption), when f_trace or f_trace_lines is set, and, for the frames
+   already running, when the thread's trace function is set.  Code that no
+   traced frame wants lines in is never given LINE layers, runs only the
+   'call' and 'return' instrumentation, and costs nothing per line; code a
+   frame did want lines in keeps them (another frame may want them too)
+   until the last trace function goes.  Whether a frame wants its lines is
+   still decided at each event (pycore_legacy_tracing.h), so a layer where
+   no frame wants one costs a test, never an event.
+   A code object is instrumented (at its RESUME) before its first 'call'
+   event can tell, and putting the layers in afterwards is a second pass
+   over the bytecode, as costly as the first on code that runs once.  So
+   the first pass guesses (monitoring.legacy_lines_hint, which
+   force_instrument() reads): lines, if the last frame whose 'call' event
+   the trace function got wanted them.  A tracer that wants lines
+   everywhere pays for one pass per code object, one that wants them
+   nowhere for none; a wrong guess costs a pass or layers that fire no
+   event, never a wrong event. */
+
+static inline int
+frame_wants_lines(Py_tracefunc func, PyFrameObject *f)
+{
+    if (f == NULL) {
+        /* No frame object yet: no f_trace, f_trace_lines as it starts */
+        return !_PySys_IsTraceTrampoline(func);
+    }
+    return f->f_trace_lines && (f->f_trace != NULL || !_PySys_IsTraceTrampoline(func));
+}
+
+static int
+want_lines(PyThreadState *tstate, _PyInterpreterFrame *frame)
+{
+    Py_tracefunc func = tstate->_c_tracefunc_set;
+    int wanted = func != NULL && frame_wants_lines(func, frame->frame_obj);
+    /* A guess for the code instrumented next (instrumentation.c,
+       force_instrument()) */
+    tstate->interp->monitoring.legacy_lines_hint = wanted;
+    return wanted ? _PyMonitoring_WantLegacyLines(tstate->interp, frame->f_code) : 0;
+}
+
+int
+_PyLegacyTracing_FrameTraced(PyFrameObject *f)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    /* The frame may be another thread's: any trace function counts. */
+    if (tstate->interp->monitoring.sys_tracing_threads == 0 || !f->f_trace_lines) {
+        return 0;
+    }
+    return _PyMonitoring_WantLegacyLines(tstate->interp, f->f_frame->f_code);
+}
+
+/* tstate's trace function was just set: its frames that are running get
+   'line' events from now on, if they want them. */
+static int
+want_running_lines(PyThreadState *tstate)
+{
+    for (_PyInterpreterFrame *frame = tstate->cframe->current_frame;
+         frame != NULL; frame = frame->previous)
+    {
+        if (!_PyFrame_IsIncomplete(frame) && want_lines(tstate, frame) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 _PyLegacyTracing_Changed(PyThreadState *tstate, int had_profile, int had_trace)
 {
@@ -139,7 +220,14 @@ _PyLegacyTracing_Changed(PyThreadState *tstate, int had_profile, int had_trace)
     int profile, trace;
     wanted_bridges(tstate->interp, &profile, &trace);
     update_bridge(tstate, profile, trace);
-    return update_tools(tstate->interp, 1);
+    if (tstate->_c_tracefunc_set != NULL && !had_trace) {
+        /* Until a 'call' event says otherwise, a line tracer */
+        tstate->interp->monitoring.legacy_lines_hint = 1;
+    }
+    if (update_tools(tstate->interp, 1) < 0) {
+        return -1;
+    }
+    return tstate->_c_tracefunc_set != NULL ? want_running_lines(tstate) : 0;
 }
 
 void
@@ -240,8 +328,9 @@ _PyLegacyTracing_Event(PyThreadState *tstate, uint8_t tools, int event,
         case PY_MONITORING_EVENT_PY_START:
         case PY_MONITORING_EVENT_PY_RESUME:
             if (trace != NULL &&
-                _PyEval_CallTraceProtected(trace, tstate->c_traceobj, tstate, frame,
-                                           PyTrace_CALL, Py_None) < 0) {
+                (_PyEval_CallTraceProtected(trace, tstate->c_traceobj, tstate, frame,
+                                            PyTrace_CALL, Py_None) < 0 ||
+                 want_lines(tstate, frame) < 0)) {
                 return -1;
             }
             if (profile != NULL &&

@@ -62,6 +62,10 @@ struct _Py_monitoring_state {
     int sys_trace_opcodes;
     /* Where a sys.settrace function's jump landed (pycore_legacy_tracing.h) */
     _Py_CODEUNIT *legacy_jumped_to;
+    /* Whether the last frame whose 'call' event a trace function got wanted
+       'line' events: code instrumented meanwhile gets the trace tool's LINE
+       at once (legacy_tracing.c, "Lines"). */
+    int legacy_lines_hint;
     _Py_Monitors events;                  /* global event sets */
     PyObject *tool_names[PY_MONITORING_TOOL_IDS];
     PyObject *callables[PY_MONITORING_TOOL_IDS][_PY_MONITORING_EVENTS];
@@ -184,6 +188,15 @@ extern int _PyMonitoring_FireOldStyleEvent(PyObject *code, int event, int lineno
                                            PyObject *arg);
 /* A frame's f_trace_opcodes was set. */
 extern int _PyLegacyTracing_OpcodesWanted(PyThreadState *tstate);
+/* A frame's f_trace was set, or its f_trace_lines switched on. */
+extern int _PyLegacyTracing_FrameTraced(PyFrameObject *f);
+/* sys.settrace's 'line' events are local to the code objects of the frames
+   that want them (legacy_tracing.c): switch them on in co. */
+extern int _PyMonitoring_WantLegacyLines(PyInterpreterState *interp,
+                                         PyCodeObject *co);
+/* Is func sys.settrace's trampoline (which passes on a frame's events only
+   while it has an f_trace)?  (Python/sysmodule.c) */
+extern int _PySys_IsTraceTrampoline(Py_tracefunc func);
 /* The events of the tools in `tools` (one or both), from the engine: `args`
    are the event's own arguments (after code and offset). */
 extern int _PyLegacyTracing_Event(PyThreadState *tstate, uint8_t tools, int event,

@@ -4362,6 +4362,155 @@ def line_jump_target():
     return x
 
 
+class TestLegacyLines(unittest.TestCase):
+    """sys.settrace's 'line' events go to the frames that want them: with a
+    local trace function (frame.f_trace) and frame.f_trace_lines set.  The
+    fork instruments lines only in the code of such frames."""
+
+    LINE = (__import__("opcode")._instrumented_instructions["INSTRUMENTED_LINE"][0]
+            if FORK else None)
+
+    def first_line_layered(self, func):
+        # The instruction after RESUME starts the first line
+        return func.__code__._co_code_adaptive[2] == self.LINE
+
+    def trace(self, wanted, body):
+        events = []
+        def local(frame, event, arg):
+            events.append((frame.f_code.co_name, event, frame.f_lineno))
+            return local
+        def tracer(frame, event, arg):
+            if frame.f_code.co_name in wanted:
+                return local(frame, event, arg)
+            return None
+        old = sys.gettrace()
+        sys.settrace(tracer)
+        try:
+            body()
+        finally:
+            sys.settrace(old)
+        return events
+
+    def test_untraced_frames_get_no_lines(self):
+        def warm():
+            return 0
+        def unwanted():
+            x = 1
+            return x
+        def wanted():
+            y = 2
+            return y
+        layered = []
+        def body():
+            warm()
+            unwanted()
+            wanted()
+            layered.append((self.first_line_layered(unwanted),
+                            self.first_line_layered(wanted)))
+        events = self.trace({"wanted"}, body)
+        base = wanted.__code__.co_firstlineno
+        self.assertEqual(events, [("wanted", "call", base),
+                                  ("wanted", "line", base + 1),
+                                  ("wanted", "line", base + 2),
+                                  ("wanted", "return", base + 2)])
+        if FORK:
+            self.assertEqual(layered, [(False, True)])
+            # Gone with the trace function
+            wanted()
+            self.assertFalse(self.first_line_layered(wanted))
+
+    def test_f_trace_set_in_running_frame(self):
+        def local(frame, event, arg):
+            events.append((event, frame.f_lineno - base))
+            return local
+        def late():
+            a = 1
+            sys._getframe().f_trace = local
+            b = 2
+            return a + b
+        base = late.__code__.co_firstlineno
+        events = []
+        self.trace(set(), late)
+        self.assertEqual(events, [("line", 3), ("line", 4), ("return", 4)])
+
+    def test_f_trace_lines_switched_on(self):
+        events = []
+        def local(frame, event, arg):
+            events.append((event, frame.f_lineno - base))
+            return local
+        def tracer(frame, event, arg):
+            if frame.f_code is switched.__code__:
+                frame.f_trace_lines = False
+                return local
+            return None
+        def switched():
+            a = 1
+            sys._getframe().f_trace_lines = True
+            b = 2
+            return a + b
+        base = switched.__code__.co_firstlineno
+        old = sys.gettrace()
+        sys.settrace(tracer)
+        try:
+            switched()
+        finally:
+            sys.settrace(old)
+        self.assertEqual(events, [("line", 3), ("line", 4), ("return", 4)])
+
+    def test_frames_running_when_set(self):
+        # What bdb.set_trace() does: give the running frames a local trace
+        # function, then set the trace function.
+        events = []
+        def local(frame, event, arg):
+            if frame.f_code is running.__code__:
+                events.append((event, frame.f_lineno - base))
+            return local
+        def running():
+            frame = sys._getframe()
+            frame.f_trace = local
+            sys.settrace(local)
+            a = 1
+            sys.settrace(None)
+            return a
+        base = running.__code__.co_firstlineno
+        old = sys.gettrace()
+        try:
+            running()
+        finally:
+            sys.settrace(old)
+        self.assertEqual(events, [("line", 4), ("line", 5)])
+
+    def test_generator_wants_lines_after_resumption(self):
+        # The tracer decides at each 'call' event, resumptions included.
+        events = []
+        calls = 0
+        def local(frame, event, arg):
+            events.append((event, frame.f_lineno - base))
+            return local
+        def tracer(frame, event, arg):
+            nonlocal calls
+            if frame.f_code is gen.__code__:
+                calls += 1
+                if calls == 2:
+                    return local(frame, event, arg)
+            return None
+        def gen():
+            yield 1
+            x = 2
+            yield x
+        base = gen.__code__.co_firstlineno
+        old = sys.gettrace()
+        sys.settrace(tracer)
+        try:
+            g = gen()
+            next(g)
+            next(g)
+        finally:
+            sys.settrace(old)
+        self.assertEqual(events, [("call", 1), ("line", 2), ("line", 3),
+                                  ("return", 3)])
+
+
 class TestSubinterpreters(MonitoringTestCase):
     """Tool state is per interpreter."""
 
