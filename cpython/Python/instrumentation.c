@@ -229,6 +229,10 @@ static const uint8_t instrumented_opcode[256] = {
 static inline int
 instruction_event(int base_opcode, int oparg)
 {
+    if (!instrumented_opcode[base_opcode]) {
+        /* Most instructions: one load, not the switch's jump table */
+        return -1;
+    }
     switch (base_opcode) {
         case RESUME:
             return oparg == 0 ? PY_MONITORING_EVENT_PY_START
@@ -267,7 +271,9 @@ typedef struct {
     uint8_t right_disabled;     /* tools that DISABLEd BRANCH_RIGHT here */
     uint8_t branch_disabled;    /* tools that DISABLEd BRANCH here */
     uint8_t loop_test;          /* taking this jump is BRANCH_LEFT (is_loop_test()) */
-    uint8_t quiet;              /* what frames without events run (quiet_opcode()) */
+    uint8_t quiet;              /* the form the instruction had when it was
+                                   layered (quiet_opcode() chooses from it
+                                   what frames without events run) */
 } _PyCoLineEntry;
 
 
@@ -543,32 +549,35 @@ hidden_base(const _PyCoLineEntry *lines, const _Py_CODEUNIT *instrs, int i)
     return _PyOpcode_Deopt[op];
 }
 
-/* The target of a jump instruction at i, or -1. */
-static int
+/* Which way each jump instruction jumps: +1 forward, -1 backward (a table,
+   because create_line_table() asks it of every instruction). */
+static const int8_t jump_direction[256] = {
+    [JUMP_FORWARD] = 1,
+    [JUMP_IF_FALSE_OR_POP] = 1,
+    [JUMP_IF_TRUE_OR_POP] = 1,
+    [POP_JUMP_FORWARD_IF_FALSE] = 1,
+    [POP_JUMP_FORWARD_IF_TRUE] = 1,
+    [POP_JUMP_FORWARD_IF_NONE] = 1,
+    [POP_JUMP_FORWARD_IF_NOT_NONE] = 1,
+    [FOR_ITER] = 1,
+    [SEND] = 1,
+    [JUMP_BACKWARD] = -1,
+    [JUMP_BACKWARD_NO_INTERRUPT] = -1,
+    [POP_JUMP_BACKWARD_IF_FALSE] = -1,
+    [POP_JUMP_BACKWARD_IF_TRUE] = -1,
+    [POP_JUMP_BACKWARD_IF_NONE] = -1,
+    [POP_JUMP_BACKWARD_IF_NOT_NONE] = -1,
+};
+
+/* The target of a jump instruction at i (base opcode base), or -1. */
+static inline int
 jump_target(int base, int i, int oparg)
 {
-    int next = i + 1 + _PyOpcode_Caches[base];
-    switch (base) {
-        case JUMP_FORWARD:
-        case JUMP_IF_FALSE_OR_POP:
-        case JUMP_IF_TRUE_OR_POP:
-        case POP_JUMP_FORWARD_IF_FALSE:
-        case POP_JUMP_FORWARD_IF_TRUE:
-        case POP_JUMP_FORWARD_IF_NONE:
-        case POP_JUMP_FORWARD_IF_NOT_NONE:
-        case FOR_ITER:
-        case SEND:
-            return next + oparg;
-        case JUMP_BACKWARD:
-        case JUMP_BACKWARD_NO_INTERRUPT:
-        case POP_JUMP_BACKWARD_IF_FALSE:
-        case POP_JUMP_BACKWARD_IF_TRUE:
-        case POP_JUMP_BACKWARD_IF_NONE:
-        case POP_JUMP_BACKWARD_IF_NOT_NONE:
-            return next - oparg;
-        default:
-            return -1;
+    int direction = jump_direction[base];
+    if (direction == 0) {
+        return -1;
     }
+    return i + 1 + _PyOpcode_Caches[base] + direction * oparg;
 }
 
 /* The full oparg of the instruction at j, EXTENDED_ARG prefixes included, in
@@ -672,11 +681,11 @@ create_line_table(PyCodeObject *co)
     }
     const _Py_CODEUNIT *instrs = _PyCode_CODE(co);
     int first = co->_co_firsttraceable;
-    int prev_line = -1, prev_start = 0, oparg = 0;
+    int prev_line = -1, prev_start = 0;
     for (int i = first; i < n; i++) {
         int base = _PyOpcode_Deopt[_Py_OPCODE(instrs[i])];
         int line = lines[i].line;
-        if (base != RESUME && line >= 0 && (line != prev_line || prev_start)) {
+        if ((line != prev_line || prev_start) && line >= 0 && base != RESUME) {
             lines[i].line_start = 1;
         }
         prev_line = line;
@@ -684,19 +693,17 @@ create_line_table(PyCodeObject *co)
            line (a one-line function), but not again after a resumption that
            stays on the line (as upstream). */
         prev_start = base == RESUME && _Py_OPARG(instrs[i]) == 0;
-        oparg = (oparg << 8) | _Py_OPARG(instrs[i]);
         if (base == EXTENDED_ARG) {
             if (i + 1 < n) {
                 lines[i + 1].after_extended_arg = 1;
             }
             continue;
         }
-        int target = jump_target(base, i, oparg);
-        if (target >= 0) {
+        if (jump_direction[base]) {
+            int target = jump_target(base, i, full_oparg(instrs, i));
             mark_line_start(lines, instrs, n, first, target);
             lines[i].loop_test = (uint8_t)is_loop_test(instrs, n, base, i, target);
         }
-        oparg = 0;
         i += _PyOpcode_Caches[base];
     }
     const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(co->co_exceptiontable);
@@ -815,7 +822,7 @@ reaches_past_itself(int opcode, int base)
 
 /* Frames that receive no events are those of callbacks and trace functions
    (tstate->tracing): INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION send them
-   to lines[i].quiet at once.  Nothing under a layer may be specialized for
+   at once to the opcode _PyMonitoring_QuietOpcode() chooses.  Nothing under a layer may be specialized for
    the frames that do get events (see above), but quiet frames may run the
    specialized form the instruction had when it was layered: that form checks
    its caches, and a miss under a layer goes to the generic form without
@@ -862,7 +869,12 @@ _PyMonitoring_QuietOpcode(PyCodeObject *co, int index)
 {
     _PyCoMonitoringData *data = layer_data(co);
     assert(data != NULL && data->lines != NULL);
-    return data->lines[index].quiet;
+    /* Worked out here, not when the layer is put on: few layers are ever
+       run by a quiet frame. */
+    const _PyCoLineEntry *lines = data->lines;
+    const _Py_CODEUNIT *instrs = _PyCode_CODE(co);
+    return quiet_opcode(lines[index].quiet, hidden_base(lines, instrs, index),
+                        under_layers(lines, instrs, index));
 }
 
 /* The superinstruction that runs `first` and then `second` (3.11's
@@ -1071,7 +1083,7 @@ instrument_loop(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors 
             int quick = clean || opcode < MIN_INSTRUMENTED_OPCODE ? opcode
                         : (opcode == INSTRUMENTED_LINE || opcode == INSTRUMENTED_INSTRUCTION)
                           ? lines[i].quiet : generic;
-            lines[i].quiet = (uint8_t)quiet_opcode(quick, base, generic);
+            lines[i].quiet = (uint8_t)quick;
             if (line_tools) {
                 _Py_SET_OPCODE(instrs[i], INSTRUMENTED_LINE);
                 lines[i].line_original = instr_tools ? INSTRUMENTED_INSTRUCTION : generic;
@@ -1801,9 +1813,12 @@ _Py_call_instrumentation_line(PyThreadState *tstate, _PyInterpreterFrame *frame,
         int line = lines[i].line;
         int first = co->_co_firsttraceable;
         /* The instruction executed before, if it is one of this code's
-           (from the first RESUME on) */
-        int p = (prev >= instrs + first && prev < instrs + Py_SIZE(co))
-                ? (int)(prev - instrs) : -1;
+           (from the first RESUME on): one unsigned comparison, as prev may
+           point anywhere (another code object's bytecode, or nowhere). */
+        uintptr_t after_first = ((uintptr_t)prev - (uintptr_t)(instrs + first)) /
+                                sizeof(_Py_CODEUNIT);
+        int p = after_first < (uintptr_t)(Py_SIZE(co) - first)
+                ? first + (int)after_first : -1;
         PyInterpreterState *interp = tstate->interp;
         uint8_t tools = (interp->monitoring.events.tools[PY_MONITORING_EVENT_LINE] |
                          data->local.tools[PY_MONITORING_EVENT_LINE]) &
