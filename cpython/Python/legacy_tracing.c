@@ -176,14 +176,18 @@ frame_wants_lines(Py_tracefunc func, PyFrameObject *f)
     return f->f_trace_lines && (f->f_trace != NULL || !_PySys_IsTraceTrampoline(func));
 }
 
+/* Does the thread's trace function want frame's lines?  With `guess`, the
+   answer is also the guess for the code instrumented next (instrumentation.c,
+   force_instrument()): only after a 'call' event, where the trace function
+   has just said what it wants of a frame. */
 static int
-want_lines(PyThreadState *tstate, _PyInterpreterFrame *frame)
+want_lines(PyThreadState *tstate, _PyInterpreterFrame *frame, int guess)
 {
     Py_tracefunc func = tstate->_c_tracefunc_set;
     int wanted = func != NULL && frame_wants_lines(func, frame->frame_obj);
-    /* A guess for the code instrumented next (instrumentation.c,
-       force_instrument()) */
-    tstate->interp->monitoring.legacy_lines_hint = wanted;
+    if (guess) {
+        tstate->interp->monitoring.legacy_lines_hint = wanted;
+    }
     return wanted ? _PyMonitoring_WantLegacyLines(tstate->interp, frame->f_code) : 0;
 }
 
@@ -206,7 +210,7 @@ want_running_lines(PyThreadState *tstate)
     for (_PyInterpreterFrame *frame = tstate->cframe->current_frame;
          frame != NULL; frame = frame->previous)
     {
-        if (!_PyFrame_IsIncomplete(frame) && want_lines(tstate, frame) < 0) {
+        if (!_PyFrame_IsIncomplete(frame) && want_lines(tstate, frame, 0) < 0) {
             return -1;
         }
     }
@@ -330,7 +334,7 @@ _PyLegacyTracing_Event(PyThreadState *tstate, uint8_t tools, int event,
             if (trace != NULL &&
                 (_PyEval_CallTraceProtected(trace, tstate->c_traceobj, tstate, frame,
                                             PyTrace_CALL, Py_None) < 0 ||
-                 want_lines(tstate, frame) < 0)) {
+                 want_lines(tstate, frame, 1) < 0)) {
                 return -1;
             }
             if (profile != NULL &&
