@@ -822,9 +822,10 @@ reaches_past_itself(int opcode, int base)
 
 /* Frames that receive no events are those of callbacks and trace functions
    (tstate->tracing): INSTRUMENTED_LINE and INSTRUMENTED_INSTRUCTION send them
-   at once to the opcode _PyMonitoring_QuietOpcode() chooses.  Nothing under a layer may be specialized for
-   the frames that do get events (see above), but quiet frames may run the
-   specialized form the instruction had when it was layered: that form checks
+   at once to the opcode that _PyMonitoring_QuietOpcode() chooses with this.
+   Nothing under a layer may be specialized for the frames that do get
+   events (see above), but quiet frames may run the specialized form the
+   instruction had when it was layered (lines[i].quiet): that form checks
    its caches, and a miss under a layer goes to the generic form without
    respecializing (ceval.c, miss), so the layer stays.  Excluded are the forms
    that run or skip the following instruction, whose events would be lost
@@ -1196,7 +1197,7 @@ instrument_for(PyCodeObject *co, _PyCoMonitoringData *data, const _Py_Monitors *
     instrument_code(co, data, wanted);
 }
 
-static int add_legacy_lines(PyInterpreterState *interp, _PyCoMonitoringData *data);
+static void add_legacy_lines(PyInterpreterState *interp, _PyCoMonitoringData *data);
 
 static int
 force_instrument(PyCodeObject *co, PyInterpreterState *interp)
@@ -1214,9 +1215,10 @@ force_instrument(PyCodeObject *co, PyInterpreterState *interp)
                            (1 << PY_MONITORING_SYS_TRACE_ID))))
     {
         data = get_or_create_data(co, interp);
-        if (data == NULL || add_legacy_lines(interp, data) < 0) {
+        if (data == NULL) {
             return -1;
         }
+        add_legacy_lines(interp, data);
     }
     _Py_Monitors wanted;
     wanted_events(interp, data, &wanted);
@@ -2230,7 +2232,7 @@ update_local_exc(PyInterpreterState *interp)
 /* sys.settrace's tool takes 'line' events only in the code of frames that
    want them (legacy_tracing.c, "Lines"): its LINE is a local event, which
    this switches on in co (once: later frames of co find it on). */
-static int
+static void
 add_legacy_lines(PyInterpreterState *interp, _PyCoMonitoringData *data)
 {
     const uint8_t bit = 1 << PY_MONITORING_SYS_TRACE_ID;
@@ -2238,7 +2240,6 @@ add_legacy_lines(PyInterpreterState *interp, _PyCoMonitoringData *data)
     /* LINE is no exception event: local_exc stays as it is (and
        update_local_exc() would cost a walk over all monitored code). */
     interp->monitoring.local_any.tools[PY_MONITORING_EVENT_LINE] |= bit;
-    return 0;
 }
 
 int
