@@ -4374,22 +4374,24 @@ class TestLegacyLines(unittest.TestCase):
         # The instruction after RESUME starts the first line
         return func.__code__._co_code_adaptive[2] == self.LINE
 
-    def trace(self, wanted, body):
-        events = []
-        def local(frame, event, arg):
-            events.append((frame.f_code.co_name, event, frame.f_lineno))
-            return local
-        def tracer(frame, event, arg):
-            if frame.f_code.co_name in wanted:
-                return local(frame, event, arg)
-            return None
+    def run_traced(self, tracer, body):
         old = sys.gettrace()
         sys.settrace(tracer)
         try:
             body()
         finally:
             sys.settrace(old)
-        return events
+
+    @staticmethod
+    def recorder(func, events):
+        """A local trace function recording (event, line relative to the
+        def line) for the frames of func."""
+        code = func.__code__
+        def local(frame, event, arg):
+            if frame.f_code is code:
+                events.append((event, frame.f_lineno - code.co_firstlineno))
+            return local
+        return local
 
     def test_untraced_frames_get_no_lines(self):
         def warm():
@@ -4400,6 +4402,10 @@ class TestLegacyLines(unittest.TestCase):
         def wanted():
             y = 2
             return y
+        events = []
+        local = self.recorder(wanted, events)
+        def tracer(frame, event, arg):
+            return local(frame, event, arg) if frame.f_code is wanted.__code__ else None
         layered = []
         def body():
             warm()
@@ -4407,12 +4413,8 @@ class TestLegacyLines(unittest.TestCase):
             wanted()
             layered.append((self.first_line_layered(unwanted),
                             self.first_line_layered(wanted)))
-        events = self.trace({"wanted"}, body)
-        base = wanted.__code__.co_firstlineno
-        self.assertEqual(events, [("wanted", "call", base),
-                                  ("wanted", "line", base + 1),
-                                  ("wanted", "line", base + 2),
-                                  ("wanted", "return", base + 2)])
+        self.run_traced(tracer, body)
+        self.assertEqual(events, [("call", 0), ("line", 1), ("line", 2), ("return", 2)])
         if FORK:
             self.assertEqual(layered, [(False, True)])
             # Gone with the trace function
@@ -4420,51 +4422,35 @@ class TestLegacyLines(unittest.TestCase):
             self.assertFalse(self.first_line_layered(wanted))
 
     def test_f_trace_set_in_running_frame(self):
-        def local(frame, event, arg):
-            events.append((event, frame.f_lineno - base))
-            return local
         def late():
             a = 1
             sys._getframe().f_trace = local
             b = 2
             return a + b
-        base = late.__code__.co_firstlineno
         events = []
-        self.trace(set(), late)
+        local = self.recorder(late, events)
+        self.run_traced(lambda frame, event, arg: None, late)
         self.assertEqual(events, [("line", 3), ("line", 4), ("return", 4)])
 
     def test_f_trace_lines_switched_on(self):
-        events = []
-        def local(frame, event, arg):
-            events.append((event, frame.f_lineno - base))
-            return local
-        def tracer(frame, event, arg):
-            if frame.f_code is switched.__code__:
-                frame.f_trace_lines = False
-                return local
-            return None
         def switched():
             a = 1
             sys._getframe().f_trace_lines = True
             b = 2
             return a + b
-        base = switched.__code__.co_firstlineno
-        old = sys.gettrace()
-        sys.settrace(tracer)
-        try:
-            switched()
-        finally:
-            sys.settrace(old)
+        events = []
+        local = self.recorder(switched, events)
+        def tracer(frame, event, arg):
+            if frame.f_code is switched.__code__:
+                frame.f_trace_lines = False
+                return local
+            return None
+        self.run_traced(tracer, switched)
         self.assertEqual(events, [("line", 3), ("line", 4), ("return", 4)])
 
     def test_frames_running_when_set(self):
         # What bdb.set_trace() does: give the running frames a local trace
         # function, then set the trace function.
-        events = []
-        def local(frame, event, arg):
-            if frame.f_code is running.__code__:
-                events.append((event, frame.f_lineno - base))
-            return local
         def running():
             frame = sys._getframe()
             frame.f_trace = local
@@ -4472,21 +4458,20 @@ class TestLegacyLines(unittest.TestCase):
             a = 1
             sys.settrace(None)
             return a
-        base = running.__code__.co_firstlineno
-        old = sys.gettrace()
-        try:
-            running()
-        finally:
-            sys.settrace(old)
+        events = []
+        local = self.recorder(running, events)
+        self.run_traced(None, running)
         self.assertEqual(events, [("line", 4), ("line", 5)])
 
     def test_generator_wants_lines_after_resumption(self):
         # The tracer decides at each 'call' event, resumptions included.
+        def gen():
+            yield 1
+            x = 2
+            yield x
         events = []
+        local = self.recorder(gen, events)
         calls = 0
-        def local(frame, event, arg):
-            events.append((event, frame.f_lineno - base))
-            return local
         def tracer(frame, event, arg):
             nonlocal calls
             if frame.f_code is gen.__code__:
@@ -4494,19 +4479,11 @@ class TestLegacyLines(unittest.TestCase):
                 if calls == 2:
                     return local(frame, event, arg)
             return None
-        def gen():
-            yield 1
-            x = 2
-            yield x
-        base = gen.__code__.co_firstlineno
-        old = sys.gettrace()
-        sys.settrace(tracer)
-        try:
-            g = gen()
+        g = gen()
+        def body():
             next(g)
             next(g)
-        finally:
-            sys.settrace(old)
+        self.run_traced(tracer, body)
         self.assertEqual(events, [("call", 1), ("line", 2), ("line", 3),
                                   ("return", 3)])
 
